@@ -1,0 +1,36 @@
+// What every program's command line shares: --help, --version, --config,
+// --log-level, and run_main, the one place failures become exit codes.
+#pragma once
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <boost/program_options.hpp>
+
+namespace rv::cli {
+
+namespace po = boost::program_options;
+
+struct program_text {
+  std::string_view name;      // "rvserver"
+  std::string_view synopsis;  // usage lines, printed first by --help
+  std::string_view epilogue;  // examples, files, exit codes: printed last by --help
+};
+
+// Parses argv, then the --config file (same option names, `name = value`
+// lines); the command line wins. Adds the common options to `options`.
+// Prints --help / --version to stdout and returns false when the program
+// should exit 0 without running; throws rv::config_error on bad usage.
+// Applies --log-level.
+bool parse(int argc, char** argv, po::options_description options,
+           const po::positional_options_description& positional, const program_text& text,
+           po::variables_map& vm);
+
+// Runs `body` and maps what escapes it to a log line and an exit code:
+// config_error -> 2, exit_error -> its code, anything else -> 1.
+int run_main(std::string_view program, const std::function<int()>& body);
+
+// The exit-code table, for --help epilogues.
+extern const std::string_view exit_codes_text;
+
+}  // namespace rv::cli

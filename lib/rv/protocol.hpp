@@ -1,0 +1,80 @@
+// The rendezvous protocol's verbs and statuses (../shared/PROTOCOL.md) on top
+// of head.hpp, without I/O: what a request asks for, and the heads we write.
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rv/head.hpp"
+
+namespace rv {
+
+// Header names of our extensions.
+inline constexpr std::string_view notify_field = "Rendezvous-Notify";
+inline constexpr std::string_view mode_field = "Rendezvous-Mode";
+inline constexpr std::string_view client_field = "Rendezvous-Client";
+
+// A UUID as this protocol uses it: 1..128 characters from [A-Za-z0-9._~-]
+// (RFC 3986 unreserved), so it needs no escaping in a target or a header.
+bool valid_uuid(std::string_view id);
+
+enum class request_kind {
+  register_hidden,  // CONNECT uuid:ID?response=TOKEN (section 1)
+  connect_client,   // CONNECT uuid:ID (section 2)
+  http_client,      // any other request naming the UUID (section 3)
+  challenge,        // HTTP request with no UUID at all: answer 401 + digest challenge
+  refused,          // answer `status` with `diagnostic`
+};
+
+struct classified_request {
+  request_kind kind = request_kind::refused;
+  std::string uuid;
+  std::string token;        // register_hidden only
+  bool wants_notify = false;  // register_hidden: "Rendezvous-Notify: 1" was sent
+  int status = 0;           // refused: 400, 403, 407, ...
+  std::string diagnostic;   // refused: a short human-readable reason, never a secret
+};
+
+// Section 1-3 dispatch:
+// - CONNECT with target "uuid:ID?response=T" -> register_hidden
+// - CONNECT with target "uuid:ID" -> connect_client
+// - CONNECT whose target's scheme is not "uuid:" -> refused 403
+// - CONNECT "uuid:ID?foo" (a query without response=) -> refused 407
+// - a malformed or invalid ID -> refused 400
+// - other methods: UUID from Authorization (Digest username= or Basic user),
+//   else from "?rendezvous=ID" when "Connection: Upgrade" is present -> http_client;
+//   an Authorization that names no UUID -> refused 400; nothing -> challenge.
+// - more than one Host or Authorization field -> refused 400.
+classified_request classify(const request_head& head);
+
+// The user name in an Authorization value: `Digest username="ID", ...` or
+// `Basic base64(ID:password)`. nullopt when there is none or it is malformed.
+std::optional<std::string> authorization_user(std::string_view value);
+
+// The value of `name` in the query of a request target ("/p?a=1&name=v"), not
+// percent-decoded. nullopt when absent.
+std::optional<std::string> query_param(std::string_view target, std::string_view name);
+
+// Error answer: status line with reason, Content-Type: application/json,
+// Content-Length, Connection: close, any `extra` fields, and the body
+// {"error":{"permanent":false,"diagnostic":"..."}} with the diagnostic JSON-escaped.
+std::string error_response(int status, std::string_view diagnostic,
+                           const std::vector<header_field>& extra = {});
+
+// 401 for an HTTP client with no credentials, with
+// WWW-Authenticate: Digest realm="rendezvous", qop="auth, auth-int", nonce="N", opaque="O"
+// where N and O are fresh random hex strings.
+std::string digest_challenge_response();
+
+// "CONNECT uuid:ID?response=TOKEN HTTP/1.1\r\nHost: HOST\r\n[Rendezvous-Notify: 1\r\n]\r\n"
+std::string registration_request(std::string_view uuid, std::string_view token,
+                                 std::string_view host, bool notify);
+// "CONNECT uuid:ID HTTP/1.1\r\nHost: HOST\r\n\r\n"
+std::string client_connect_request(std::string_view uuid, std::string_view host);
+
+// The request as it goes on to the hidden server: same start line and fields
+// minus Authorization, then the empty line.
+std::string forwarded_request(const request_head& head);
+
+} // namespace rv

@@ -1,0 +1,32 @@
+// The secrets file shared by rvserver and rvhidden:
+//   UUID BASE32SECRET [STEP [DIGITS]]     (defaults 30 and 6)
+// one per line, '#' starts a comment, blank lines allowed, fields separated by
+// spaces or tabs.
+#pragma once
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "rv/totp.hpp"
+
+namespace rv {
+
+struct secret_entry {
+  std::string uuid;
+  totp_params params;
+};
+
+using secrets_table = std::map<std::string, secret_entry, std::less<>>;
+
+// Parses the file's text. Throws rv::config_error naming `origin` and the line
+// number (never the secret) on: a malformed line, an invalid UUID, bad base32,
+// a key under 160 bits, STEP not in 1..3600, DIGITS not in 6..8, extra fields,
+// or a duplicate UUID.
+secrets_table parse_secrets(std::string_view text, std::string_view origin = "secrets");
+
+// Reads and parses a file. Throws rv::config_error when it cannot be read, or
+// when group or others have any permission on it (with the chmod that fixes it).
+secrets_table load_secrets_file(const std::filesystem::path& path);
+
+} // namespace rv

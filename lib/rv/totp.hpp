@@ -1,0 +1,32 @@
+// HOTP (RFC 4226) and TOTP (RFC 6238) with HMAC-SHA1, and the constant-time check.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rv {
+
+struct totp_params {
+  std::vector<std::uint8_t> key;  // the decoded base32 secret
+  unsigned step = 30;             // seconds per counter step
+  unsigned digits = 6;            // 6..8
+};
+
+// RFC 4226 §5.3: HMAC-SHA1 over the 8-byte big-endian counter, dynamic
+// truncation, modulo 10^digits, zero-padded.
+std::string hotp(std::span<const std::uint8_t> key, std::uint64_t counter, unsigned digits);
+
+// RFC 6238: hotp with counter floor(unix_time / step). unix_time >= 0.
+std::string totp(const totp_params& params, std::int64_t unix_time);
+
+// Accepts the step of unix_time and one either side (RFC 6238 §5.2 skew). Every
+// candidate is compared in constant time and all three are always computed, so
+// the time taken does not depend on which one (if any) matched.
+bool totp_verify(const totp_params& params, std::string_view token, std::int64_t unix_time);
+
+// Constant time in the contents (the length is not secret).
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+} // namespace rv
