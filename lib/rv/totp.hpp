@@ -15,7 +15,8 @@ struct totp_params {
 };
 
 // RFC 4226 §5.3: HMAC-SHA1 over the 8-byte big-endian counter, dynamic
-// truncation, modulo 10^digits, zero-padded.
+// truncation, modulo 10^digits, zero-padded. digits must be 1..9, else it
+// throws std::invalid_argument (totp_verify instead returns false).
 std::string hotp(std::span<const std::uint8_t> key, std::uint64_t counter, unsigned digits);
 
 // RFC 6238: hotp with counter floor(unix_time / step). unix_time >= 0.

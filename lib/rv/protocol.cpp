@@ -1,0 +1,258 @@
+// The rendezvous protocol's request dispatch and the heads we write (PROTOCOL.md §1-3).
+#include "rv/protocol.hpp"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "rv/base64.hpp"
+
+namespace rv {
+namespace {
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) { return lower(x) == lower(y); });
+}
+
+bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool is_tchar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// "Connection: keep-alive, Upgrade" lists options (RFC 9110 §7.6.1).
+bool has_token(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    if (iequals(trim(list.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// The `username` auth-param of a Digest credential (RFC 7616 §3.4), which may
+// be a token or a quoted-string.
+std::optional<std::string> digest_username(std::string_view params) {
+  std::size_t i = 0;
+  auto skip_ows = [&] { while (i < params.size() && is_ows(params[i])) ++i; };
+  while (true) {
+    while (i < params.size() && (is_ows(params[i]) || params[i] == ',')) ++i;
+    if (i == params.size()) return std::nullopt;
+    std::size_t name_start = i;
+    while (i < params.size() && is_tchar(params[i])) ++i;
+    std::string_view name = params.substr(name_start, i - name_start);
+    skip_ows();
+    if (name.empty() || i == params.size() || params[i] != '=') return std::nullopt;
+    ++i;
+    skip_ows();
+    std::string value;
+    if (i < params.size() && params[i] == '"') {
+      for (++i;; ++i) {
+        if (i == params.size()) return std::nullopt;  // unterminated
+        if (params[i] == '"') break;
+        if (params[i] == '\\' && ++i == params.size()) return std::nullopt;
+        value += params[i];
+      }
+      ++i;
+    } else {
+      std::size_t start = i;
+      while (i < params.size() && is_tchar(params[i])) ++i;
+      if (i == start) return std::nullopt;
+      value = params.substr(start, i - start);
+    }
+    skip_ows();
+    if (i < params.size() && params[i] != ',') return std::nullopt;
+    if (iequals(name, "username")) return value.empty() ? std::nullopt : std::optional(value);
+  }
+}
+
+classified_request refuse(int status, std::string diagnostic) {
+  classified_request r;
+  r.kind = request_kind::refused;
+  r.status = status;
+  r.diagnostic = std::move(diagnostic);
+  return r;
+}
+
+classified_request classify_connect(const request_head& head) {
+  std::string_view target = head.target;
+  auto colon = target.find(':');
+  // The seed protocol's target is an absolute URI; the authority form
+  // ("host:443") or any other scheme is not ours to proxy.
+  if (colon == std::string_view::npos || !iequals(target.substr(0, colon), "uuid"))
+    return refuse(403, "CONNECT target is not a uuid: URI");
+  std::string_view rest = target.substr(colon + 1);
+  auto question = rest.find('?');
+  std::string_view id = rest.substr(0, question);
+  if (!valid_uuid(id)) return refuse(400, "invalid UUID");
+  classified_request r;
+  r.uuid = id;
+  if (question == std::string_view::npos) {
+    r.kind = request_kind::connect_client;
+    return r;
+  }
+  auto token = query_param(target, "response");
+  // An empty response= is no answer at all: the seed's 407 for a missing one.
+  if (!token || token->empty()) return refuse(407, "response= is missing");
+  r.kind = request_kind::register_hidden;
+  r.token = std::move(*token);
+  const std::string* notify = head.find(notify_field);
+  r.wants_notify = notify && *notify == "1";
+  return r;
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> raw(bytes);
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) throw std::runtime_error("RAND_bytes failed");
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : raw) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+std::string json_escape(std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out += hex[(c >> 4) & 15];
+          out += hex[c & 15];
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool valid_uuid(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '~' || c == '-';
+  });
+}
+
+classified_request classify(const request_head& head) {
+  if (count_fields(head.fields, "Host") > 1) return refuse(400, "more than one Host field");
+  if (count_fields(head.fields, "Authorization") > 1) return refuse(400, "more than one Authorization field");
+  if (head.method == "CONNECT") return classify_connect(head);
+
+  classified_request r;
+  if (const std::string* auth = head.find("Authorization")) {
+    auto user = authorization_user(*auth);
+    if (!user || !valid_uuid(*user)) return refuse(400, "Authorization names no UUID");
+    r.kind = request_kind::http_client;
+    r.uuid = std::move(*user);
+    return r;
+  }
+  const std::string* connection = head.find("Connection");
+  if (connection && has_token(*connection, "upgrade")) {
+    if (auto id = query_param(head.target, "rendezvous")) {
+      if (!valid_uuid(*id)) return refuse(400, "invalid UUID");
+      r.kind = request_kind::http_client;
+      r.uuid = std::move(*id);
+      return r;
+    }
+  }
+  r.kind = request_kind::challenge;
+  return r;
+}
+
+std::optional<std::string> authorization_user(std::string_view value) {
+  value = trim(value);
+  auto sp = value.find_first_of(" \t");
+  if (sp == std::string_view::npos) return std::nullopt;
+  std::string_view scheme = value.substr(0, sp);
+  std::string_view rest = trim(value.substr(sp));
+  if (iequals(scheme, "Digest")) return digest_username(rest);
+  if (iequals(scheme, "Basic")) {
+    auto decoded = base64_decode(rest);
+    if (!decoded) return std::nullopt;
+    std::string text(decoded->begin(), decoded->end());
+    auto colon = text.find(':');
+    // RFC 7617 §2: user-id and password are separated by the first colon.
+    if (colon == std::string::npos || colon == 0) return std::nullopt;
+    return text.substr(0, colon);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> query_param(std::string_view target, std::string_view name) {
+  auto question = target.find('?');
+  if (question == std::string_view::npos) return std::nullopt;
+  std::string_view query = target.substr(question + 1);
+  query = query.substr(0, query.find('#'));
+  while (true) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name)
+      return std::string(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+    if (amp == std::string_view::npos) return std::nullopt;
+    query.remove_prefix(amp + 1);
+  }
+}
+
+std::string error_response(int status, std::string_view diagnostic, const std::vector<header_field>& extra) {
+  std::string body = R"({"error":{"permanent":false,"diagnostic":")" + json_escape(diagnostic) + "\"}}";
+  response_head head;
+  head.status = status;
+  head.reason = reason_phrase(status);
+  head.fields = {{"Content-Type", "application/json"},
+                 {"Content-Length", std::to_string(body.size())},
+                 {"Connection", "close"}};
+  head.fields.insert(head.fields.end(), extra.begin(), extra.end());
+  return format_response(head) + body;
+}
+
+std::string digest_challenge_response() {
+  std::string challenge = R"(Digest realm="rendezvous", qop="auth, auth-int", nonce=")" + random_hex(16) +
+                          R"(", opaque=")" + random_hex(16) + "\"";
+  return error_response(401, "authentication required: name the UUID as the user name",
+                        {{"WWW-Authenticate", std::move(challenge)}});
+}
+
+std::string registration_request(std::string_view uuid, std::string_view token, std::string_view host,
+                                 bool notify) {
+  std::string out = "CONNECT uuid:" + std::string(uuid) + "?response=" + std::string(token) +
+                    " HTTP/1.1\r\nHost: " + std::string(host) + "\r\n";
+  if (notify) out += std::string(notify_field) + ": 1\r\n";
+  return out + "\r\n";
+}
+
+std::string client_connect_request(std::string_view uuid, std::string_view host) {
+  return "CONNECT uuid:" + std::string(uuid) + " HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n";
+}
+
+std::string forwarded_request(const request_head& head) {
+  request_head copy = head;
+  std::erase_if(copy.fields, [](const header_field& f) { return iequals(f.name, "Authorization"); });
+  return format_request(copy);
+}
+
+}  // namespace rv

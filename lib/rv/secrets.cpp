@@ -1,0 +1,118 @@
+// The per-UUID TOTP secrets file shared by rvserver and rvhidden.
+#include "rv/secrets.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "rv/base32.hpp"
+#include "rv/error.hpp"
+#include "rv/protocol.hpp"
+
+namespace rv {
+namespace {
+
+std::vector<std::string_view> split_fields(std::string_view line) {
+  std::vector<std::string_view> fields;
+  std::size_t i = 0;
+  while (true) {
+    i = line.find_first_not_of(" \t", i);
+    if (i == std::string_view::npos) return fields;
+    std::size_t end = line.find_first_of(" \t", i);
+    fields.push_back(line.substr(i, end == std::string_view::npos ? end : end - i));
+    if (end == std::string_view::npos) return fields;
+    i = end;
+  }
+}
+
+bool parse_unsigned(std::string_view text, unsigned low, unsigned high, unsigned& out) {
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || value < low || value > high) return false;
+  out = value;
+  return true;
+}
+
+}  // namespace
+
+secrets_table parse_secrets(std::string_view text, std::string_view origin) {
+  secrets_table table;
+  std::map<std::string, std::size_t, std::less<>> first_line;
+  std::size_t number = 0;
+  // Messages name the line and never echo a field: a mistyped line may hold
+  // the secret in any position.
+  auto fail = [&](std::string_view what) {
+    throw config_error(std::string(origin) + ":" + std::to_string(number) + ": " + std::string(what));
+  };
+  while (!text.empty()) {
+    ++number;
+    auto newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // files edited on Windows
+    line = line.substr(0, line.find('#'));
+    auto fields = split_fields(line);
+    if (fields.empty()) continue;
+    if (fields.size() < 2) fail("expected: UUID BASE32SECRET [STEP [DIGITS]]");
+    if (fields.size() > 4) fail("extra fields after DIGITS");
+    if (!valid_uuid(fields[0])) fail("invalid UUID (1..128 of A-Z a-z 0-9 . _ ~ -)");
+    secret_entry entry;
+    entry.uuid = fields[0];
+    auto key = base32_decode(fields[1]);
+    if (!key) fail("secret is not valid base32");
+    if (key->size() < 20) fail("secret is shorter than 160 bits");
+    entry.params.key = std::move(*key);
+    if (fields.size() > 2 && !parse_unsigned(fields[2], 1, 3600, entry.params.step))
+      fail("STEP must be a number of seconds in 1..3600");
+    if (fields.size() > 3 && !parse_unsigned(fields[3], 6, 8, entry.params.digits))
+      fail("DIGITS must be 6, 7 or 8");
+    if (auto it = first_line.find(entry.uuid); it != first_line.end())
+      fail("duplicate UUID (first on line " + std::to_string(it->second) + ")");
+    first_line.emplace(entry.uuid, number);
+    std::string uuid = entry.uuid;
+    table.emplace(std::move(uuid), std::move(entry));
+  }
+  return table;
+}
+
+secrets_table load_secrets_file(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  auto io_error = [&](const char* what) {
+    return config_error("cannot " + std::string(what) + " secrets file " + name + ": " + std::strerror(errno));
+  };
+  // Check the mode of the file we actually read (fstat on the open descriptor),
+  // not of whatever the name pointed to a moment earlier.
+  int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw io_error("open");
+  struct closer {
+    int fd_;
+    ~closer() { ::close(fd_); }
+  } close_fd{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw io_error("stat");
+  if (!S_ISREG(st.st_mode)) throw config_error("secrets file " + name + " is not a regular file");
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw config_error("secrets file " + name + " is readable by group or others (mode " + mode +
+                       "); run: chmod 600 " + name);
+  }
+  std::string text;
+  char buffer[4096];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw io_error("read");
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  return parse_secrets(text, name);
+}
+
+}  // namespace rv

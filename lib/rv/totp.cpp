@@ -1,0 +1,69 @@
+// HOTP/TOTP with HMAC-SHA1 (RFC 4226, RFC 6238) and constant-time comparison.
+#include "rv/totp.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace rv {
+
+std::string hotp(std::span<const std::uint8_t> key, std::uint64_t counter, unsigned digits) {
+  // 10^9 still fits the 31-bit truncated value's modulus; more digits would
+  // only ever be zero-padding.
+  if (digits < 1 || digits > 9) throw std::invalid_argument("hotp: digits must be 1..9");
+  std::array<unsigned char, 8> message{};
+  for (int i = 7; i >= 0; --i, counter >>= 8) message[i] = static_cast<unsigned char>(counter);
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  unsigned mac_len = 0;
+  // HMAC() is OpenSSL 3's one-shot API; an empty key still needs a valid pointer.
+  static const unsigned char no_key = 0;
+  if (!HMAC(EVP_sha1(), key.empty() ? &no_key : key.data(), static_cast<int>(key.size()),
+            message.data(), message.size(), mac.data(), &mac_len) ||
+      mac_len != 20)
+    throw std::runtime_error("HMAC-SHA1 failed");
+  // RFC 4226 §5.3 dynamic truncation.
+  unsigned offset = mac[19] & 0x0f;
+  std::uint32_t code = (std::uint32_t(mac[offset] & 0x7f) << 24) | (std::uint32_t(mac[offset + 1]) << 16) |
+                       (std::uint32_t(mac[offset + 2]) << 8) | std::uint32_t(mac[offset + 3]);
+  std::uint32_t modulus = 1;
+  for (unsigned i = 0; i < digits; ++i) modulus *= 10;
+  std::string out(digits, '0');
+  code %= modulus;
+  for (unsigned i = digits; i-- > 0; code /= 10) out[i] = static_cast<char>('0' + code % 10);
+  return out;
+}
+
+namespace {
+std::uint64_t counter_at(const totp_params& params, std::int64_t unix_time) {
+  if (params.step == 0) throw std::invalid_argument("totp: step must be positive");
+  return unix_time <= 0 ? 0 : static_cast<std::uint64_t>(unix_time) / params.step;
+}
+}  // namespace
+
+std::string totp(const totp_params& params, std::int64_t unix_time) {
+  return hotp(params.key, counter_at(params, unix_time), params.digits);
+}
+
+bool totp_verify(const totp_params& params, std::string_view token, std::int64_t unix_time) {
+  // Bad parameters are a configuration fault, but a network check must not throw.
+  if (params.step == 0 || params.digits < 1 || params.digits > 9) return false;
+  if (token.size() != params.digits) return false;
+  std::uint64_t now = counter_at(params, unix_time);
+  // At counter 0 there is no earlier step: check the current one twice so the
+  // work stays the same.
+  std::uint64_t earlier = now == 0 ? 0 : now - 1;
+  bool match = false;
+  for (std::uint64_t c : {earlier, now, now + 1})
+    match |= constant_time_equal(hotp(params.key, c, params.digits), token);
+  return match;  // a non-digit token can match no candidate
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return a.empty() || CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace rv

@@ -1,0 +1,182 @@
+// The secrets file: its grammar, every rejection (never echoing a secret), and the permission check.
+#include <boost/test/unit_test.hpp>
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "rv/error.hpp"
+#include "rv/secrets.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// base32 of the RFC 4226 key "12345678901234567890" (160 bits).
+const std::string rfc_secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+// A second 160-bit secret whose text no error message may contain.
+const std::string canary = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+std::string key_text(const rv::totp_params& p) { return {p.key.begin(), p.key.end()}; }
+
+// The config_error message `f` throws, or nullopt when it throws nothing.
+std::optional<std::string> config_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const rv::config_error& e) {
+    return std::string(e.what());
+  }
+  return std::nullopt;
+}
+
+// A private directory for files made at test time, removed afterwards.
+struct temp_dir {
+  fs::path path_;
+  temp_dir() {
+    std::string tmpl = (fs::temp_directory_path() / "rv-unit-XXXXXX").string();
+    BOOST_TEST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path_ = tmpl;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  fs::path write(const std::string& name, const std::string& text, mode_t mode) const {
+    fs::path file = path_ / name;
+    std::ofstream(file) << text;
+    BOOST_TEST_REQUIRE(::chmod(file.c_str(), mode) == 0);
+    return file;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(secrets)
+
+BOOST_AUTO_TEST_CASE(defaults_are_30_seconds_and_6_digits) {
+  auto table = rv::parse_secrets("abc " + rfc_secret + "\n");
+  BOOST_TEST_REQUIRE(table.size() == 1u);
+  const auto& entry = table.at("abc");
+  BOOST_TEST(entry.uuid == "abc");
+  BOOST_TEST(key_text(entry.params) == "12345678901234567890");
+  BOOST_TEST(entry.params.step == 30u);
+  BOOST_TEST(entry.params.digits == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(accepted_forms) {
+  struct good_case {
+    std::string name, text;
+    unsigned step, digits;
+  };
+  const good_case cases[] = {
+      {"explicit step and digits", "abc " + rfc_secret + " 60 8\n", 60, 8},
+      {"step only", "abc " + rfc_secret + " 15\n", 15, 6},
+      {"bounds", "abc " + rfc_secret + " 3600 7", 3600, 7},
+      {"shortest step", "abc " + rfc_secret + " 1 6", 1, 6},
+      {"tabs and runs of blanks", "\tabc\t\t" + rfc_secret + " \t 60\t8\t", 60, 8},
+      {"comments and blank lines", "# secrets for the lab\n\n   \n\t\nabc " + rfc_secret + " # the test box\n#\n", 30,
+       6},
+      {"comment right after a field", "abc " + rfc_secret + " 45#note", 45, 6},
+      {"CRLF line ends", "# x\r\nabc " + rfc_secret + " 20 7\r\n", 20, 7},
+      {"no final newline", "abc " + rfc_secret, 30, 6},
+      {"lower-case secret", "abc gezdgnbvgy3tqojqgezdgnbvgy3tqojq", 30, 6},
+  };
+  for (const auto& c : cases) BOOST_TEST_CONTEXT(c.name) {
+      auto table = rv::parse_secrets(c.text);
+      BOOST_TEST_REQUIRE(table.size() == 1u);
+      const auto& p = table.at("abc").params;
+      BOOST_TEST(key_text(p) == "12345678901234567890");
+      BOOST_TEST(p.step == c.step);
+      BOOST_TEST(p.digits == c.digits);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(several_entries) {
+  auto table = rv::parse_secrets("a " + rfc_secret + "\nb " + canary + " 60\n\nc " + rfc_secret + " 30 8\n");
+  BOOST_TEST(table.size() == 3u);
+  BOOST_TEST(table.at("b").params.step == 60u);
+  BOOST_TEST(table.at("c").params.digits == 8u);
+  BOOST_TEST(table.contains("a"));
+}
+
+BOOST_AUTO_TEST_CASE(rejections_name_the_line_and_never_the_secret) {
+  struct reject_case {
+    std::string name, text;
+    int line;
+  };
+  const reject_case cases[] = {
+      {"secret alone", "# first\n" + canary + "\n", 2},
+      {"uuid alone", "abc\n", 1},
+      {"invalid uuid", "a/b " + canary + "\n", 1},
+      {"fields swapped", canary + " abc\n", 1},
+      {"secret not base32", "abc " + canary.substr(0, 31) + "1\n", 1},
+      {"secret under 160 bits", "abc " + canary.substr(0, 16) + "\n", 1},
+      {"step 0", "abc " + canary + " 0\n", 1},
+      {"step over an hour", "abc " + canary + " 3601\n", 1},
+      {"step with a unit", "abc " + canary + " 30s\n", 1},
+      {"negative step", "abc " + canary + " -30\n", 1},
+      {"step that overflows", "abc " + canary + " 99999999999999999999\n", 1},
+      {"5 digits", "abc " + canary + " 30 5\n", 1},
+      {"9 digits", "abc " + canary + " 30 9\n", 1},
+      {"digits as a word", "abc " + canary + " 30 six\n", 1},
+      {"extra field", "abc " + canary + " 30 6 extra\n", 1},
+      {"bad line after good ones", "a " + canary + "\n\n# c\nb " + canary + " 30 6 7\n", 4},
+      {"duplicate uuid", "abc " + canary + "\nabc " + canary + " 60\n", 2},
+  };
+  for (const auto& c : cases) BOOST_TEST_CONTEXT(c.name) {
+      auto message = config_error_of([&] { rv::parse_secrets(c.text, "lab.secrets"); });
+      BOOST_TEST_REQUIRE(message.has_value());
+      BOOST_TEST(message->find("lab.secrets:" + std::to_string(c.line) + ":") != std::string::npos, *message);
+      BOOST_TEST(message->find(canary.substr(0, 16)) == std::string::npos, *message);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_points_at_the_first_definition) {
+  auto message = config_error_of([] { rv::parse_secrets("abc " + rfc_secret + "\n\nabc " + rfc_secret + "\n"); });
+  BOOST_TEST_REQUIRE(message.has_value());
+  BOOST_TEST(message->find(":3:") != std::string::npos, *message);
+  BOOST_TEST(message->find("line 1") != std::string::npos, *message);
+}
+
+BOOST_AUTO_TEST_CASE(file_readable_by_group_or_others_is_refused) {
+  temp_dir dir;
+  for (mode_t mode : {0644, 0640, 0604, 0660, 0700 | 0004}) BOOST_TEST_CONTEXT("mode " << std::oct << mode) {
+      fs::path file = dir.write("open.secrets", "abc " + rfc_secret + "\n", mode);
+      auto message = config_error_of([&] { rv::load_secrets_file(file); });
+      BOOST_TEST_REQUIRE(message.has_value());
+      BOOST_TEST(message->find("chmod 600 " + file.string()) != std::string::npos, *message);
+      BOOST_TEST(message->find(rfc_secret) == std::string::npos, *message);
+    }
+  auto message = config_error_of([&] { rv::load_secrets_file(dir.write("a.secrets", "", 0644)); });
+  BOOST_TEST_REQUIRE(message.has_value());
+  BOOST_TEST(message->find("mode 0644") != std::string::npos, *message);
+}
+
+BOOST_AUTO_TEST_CASE(file_private_to_its_owner_is_loaded) {
+  temp_dir dir;
+  for (mode_t mode : {0600, 0400}) BOOST_TEST_CONTEXT("mode " << std::oct << mode) {
+      fs::path file = dir.write("ok" + std::to_string(mode) + ".secrets", "abc " + rfc_secret + " 60\n", mode);
+      auto table = rv::load_secrets_file(file);
+      BOOST_TEST_REQUIRE(table.size() == 1u);
+      BOOST_TEST(table.at("abc").params.step == 60u);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(errors_in_a_file_name_the_file) {
+  temp_dir dir;
+  fs::path file = dir.write("bad.secrets", "abc " + rfc_secret + "\nbroken\n", 0600);
+  auto message = config_error_of([&] { rv::load_secrets_file(file); });
+  BOOST_TEST_REQUIRE(message.has_value());
+  BOOST_TEST(message->find(file.string() + ":2:") != std::string::npos, *message);
+
+  auto missing = config_error_of([&] { rv::load_secrets_file(dir.path_ / "missing.secrets"); });
+  BOOST_TEST_REQUIRE(missing.has_value());
+  BOOST_TEST(missing->find("missing.secrets") != std::string::npos, *missing);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
