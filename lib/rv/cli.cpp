@@ -27,7 +27,7 @@ bool parse(int argc, char** argv, po::options_description options,
       ("version,V", "print the version and exit")
       ("config,c", po::value<std::string>()->value_name("FILE"),
        "read options from FILE ('name = value' lines, same names as the long options)")
-      ("log-level", po::value<std::string>()->value_name("LEVEL")->default_value("info"),
+      ("log-level", po::value<std::string>()->value_name("LEVEL")->default_value(std::string(text.default_log_level)),
        "error, warn, info or debug");
   options.add(common);
   try {

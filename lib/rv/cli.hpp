@@ -15,6 +15,7 @@ struct program_text {
   std::string_view name;      // "rvserver"
   std::string_view synopsis;  // usage lines, printed first by --help
   std::string_view epilogue;  // examples, files, exit codes: printed last by --help
+  std::string_view default_log_level = "info";  // rvhidden is quiet by default: "warn"
 };
 
 // Parses argv, then the --config file (same option names, `name = value`

@@ -1,0 +1,23 @@
+// The relay: octets both ways between two streams until both ends are done.
+//
+// End of stream on one side becomes a half-close on the other (close_notify
+// or FIN), so a reply that follows a client's EOF still reaches it. An abort
+// (reset, TLS error, failed write) on either side aborts both at once: the
+// peer of a truncated stream never sees a clean end (PROTOCOL.md, Closing).
+#pragma once
+#include <cstdint>
+
+#include "rv/stream.hpp"
+
+namespace rv {
+
+struct relay_result {
+  std::uint64_t a_to_b = 0;
+  std::uint64_t b_to_a = 0;
+  error_code error;  // the first abort, if any; empty when both ends closed cleanly
+};
+
+// Both streams must outlive the relay; the caller owns them.
+awaitable<relay_result> relay(byte_stream& a, byte_stream& b);
+
+}  // namespace rv

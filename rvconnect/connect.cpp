@@ -1,0 +1,180 @@
+// rvconnect: open a tunnel (CONNECT uuid:ID), then relay it.
+#include "connect.hpp"
+
+#include <csignal>
+#include <iostream>
+
+#include "rv/error.hpp"
+#include "rv/io.hpp"
+#include "rv/log.hpp"
+#include "rv/protocol.hpp"
+#include "rv/relay.hpp"
+#include "rv/tls_stream.hpp"
+
+namespace rvconnect {
+namespace {
+
+using namespace rv;
+
+struct tunnel {
+  std::unique_ptr<tls_stream> stream;
+  std::string early;  // tunnel bytes that arrived with the server's answer
+};
+
+// The "diagnostic" string of an error body {"error":{...,"diagnostic":"..."}}.
+std::string json_diagnostic(std::string_view body) {
+  constexpr std::string_view key = "\"diagnostic\":\"";
+  auto at = body.find(key);
+  if (at == std::string_view::npos) return {};
+  std::string out;
+  for (auto i = at + key.size(); i < body.size(); ++i) {
+    char ch = body[i];
+    if (ch == '"') break;
+    if (ch == '\\' && i + 1 < body.size()) {
+      ch = body[++i];
+      if (ch == 'n') ch = ' ';
+      if (ch == 'u') {  // control characters: not worth decoding in a message
+        i += 4;
+        ch = '?';
+      }
+    }
+    if (static_cast<unsigned char>(ch) >= 0x20) out += ch;
+  }
+  return out;
+}
+
+// " (404: UUID not registered)" for an error message.
+std::string refusal_detail(int status, std::string_view body) {
+  auto diagnostic = json_diagnostic(body);
+  return " (" + std::to_string(status) + (diagnostic.empty() ? "" : ": " + diagnostic) + ")";
+}
+
+// Throws exit_error with the code a script can act on.
+awaitable<tunnel> open_tunnel(const options& o, const ssl_ctx_ptr& tls) {
+  const auto server = to_string(o.server);
+  error_code ec;
+  auto socket = co_await dial(o.server, o.connect_timeout, ec);
+  if (ec) throw exit_error(exit_code::failure, "cannot connect to " + server + ": " + ec.message());
+  auto stream = std::make_unique<tls_stream>(std::move(socket), tls, tls_stream::role::client);
+  stream->set_server_name(o.server_name);
+  stream->set_pins(o.trust.pins);
+  if (!co_await within(o.connect_timeout, stream->handshake(ec)))
+    throw exit_error(exit_code::failure, "TLS handshake with " + server + " timed out");
+  if (ec) throw exit_error(exit_code::failure, "TLS with " + server + " failed: " + stream->failure_reason());
+
+  const auto request = client_connect_request(o.uuid, to_string(o.server));
+  if (!co_await within(o.connect_timeout, stream->write_all(asio::buffer(request), ec)) || ec)
+    throw exit_error(exit_code::failure, "lost the connection to " + server + " while asking for " + o.uuid);
+  std::string buf;
+  response_head answer;
+  auto parsed = co_await within(o.answer_timeout, read_head(*stream, buf, answer, {}, ec));
+  if (!parsed) throw exit_error(exit_code::failure, "no answer from " + server + " in time");
+  if (ec) throw exit_error(exit_code::failure, "the server " + server + " closed the connection: " + ec.message());
+  if (parsed->status != parse_status::good)
+    throw exit_error(exit_code::failure, "malformed answer from " + server + ": " + parsed->error);
+  if (answer.status == 200) co_return tunnel{std::move(stream), std::move(buf)};
+
+  std::string body;
+  if (auto got = co_await within(std::chrono::seconds(2), read_small_body(*stream, buf, answer))) body = *got;
+  auto detail = refusal_detail(answer.status, body);
+  switch (answer.status) {
+    case 404:
+      throw exit_error(exit_code::not_registered,
+                       "no hidden server is registered for " + o.uuid + " at " + server + detail +
+                           "; is rvhidden running there?");
+    case 502:
+      throw exit_error(exit_code::service_down, "the hidden side could not reach its local service" + detail);
+    case 504:
+      throw exit_error(exit_code::service_down, "the hidden server did not answer in time" + detail);
+    default:
+      throw exit_error(exit_code::refused, "the rendezvous server refused the tunnel" + detail);
+  }
+}
+
+awaitable<void> stdio_session(const options& o, ssl_ctx_ptr tls) {
+  auto t = co_await open_tunnel(o, tls);
+  stdio_stream stdio(co_await asio::this_coro::executor);
+  error_code ec;
+  if (!t.early.empty()) co_await stdio.write_all(asio::buffer(t.early), ec);
+  if (ec) throw exit_error(exit_code::failure, "cannot write to stdout: " + ec.message());
+  log::info("tunnel to ", o.uuid, " open");
+  auto r = co_await relay(stdio, *t.stream);
+  if (r.error) throw exit_error(exit_code::failure, "the tunnel was aborted: " + r.error.message());
+  log::info("tunnel closed: sent ", r.a_to_b, " bytes, received ", r.b_to_a + t.early.size());
+}
+
+awaitable<void> local_session(tcp::socket socket, const options& o, ssl_ctx_ptr tls) {
+  const auto peer = peer_string(socket);
+  tcp_stream local(std::move(socket));
+  tunnel t;
+  try {
+    t = co_await open_tunnel(o, tls);
+  } catch (const std::exception& e) {
+    log::error("connection from ", peer, ": ", e.what());
+    local.abort();
+    co_return;
+  }
+  error_code ec;
+  if (!t.early.empty()) co_await local.write_all(asio::buffer(t.early), ec);
+  if (ec) co_return;
+  log::info("connection from ", peer, ": tunnel to ", o.uuid, " open");
+  auto r = co_await relay(local, *t.stream);
+  log::info("connection from ", peer, ": tunnel closed, sent ", r.a_to_b, " received ", r.b_to_a,
+            error_note(r.error));
+}
+
+awaitable<void> accept_loop(tcp::acceptor& acceptor, const options& o, ssl_ctx_ptr tls) {
+  asio::steady_timer pause(acceptor.get_executor());
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      log::warn("accept failed: ", ec.message(), "; pausing 100 ms");
+      pause.expires_after(std::chrono::milliseconds(100));
+      co_await pause.async_wait(nothrow);
+      continue;
+    }
+    set_nodelay(socket);
+    asio::co_spawn(acceptor.get_executor(), local_session(std::move(socket), o, tls), asio::detached);
+  }
+}
+
+int run_listener(const options& o, const ssl_ctx_ptr& tls) {
+  asio::io_context io(1);
+  error_code ec;
+  auto addr = asio::ip::make_address(o.listen->host, ec);
+  if (ec) throw config_error("--listen needs an IP address, got '" + o.listen->host + "'");
+  tcp::endpoint ep(addr, o.listen->port);
+  tcp::acceptor acceptor(io);
+  acceptor.open(ep.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
+  acceptor.bind(ep, ec);
+  if (ec) throw exit_error(exit_code::failure, "cannot listen on " + to_string(*o.listen) + ": " + ec.message());
+  acceptor.listen();
+  auto bound = acceptor.local_endpoint();
+  std::cout << "listening " << to_string(endpoint_spec{bound.address().to_string(), bound.port()}) << std::endl;
+  asio::co_spawn(io, accept_loop(acceptor, o, tls), asio::detached);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](error_code e, int) {
+    if (!e) io.stop();
+  });
+  io.run();
+  return exit_code::ok;
+}
+
+}  // namespace
+
+int run(const options& opts) {
+  std::signal(SIGPIPE, SIG_IGN);
+  auto tls = make_client_context(opts.trust);
+  if (opts.listen) return run_listener(opts, tls);
+
+  asio::io_context io(1);
+  std::exception_ptr failure;
+  asio::co_spawn(io, stdio_session(opts, tls), [&](std::exception_ptr e) { failure = e; });
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  return exit_code::ok;
+}
+
+}  // namespace rvconnect

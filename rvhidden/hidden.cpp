@@ -1,0 +1,262 @@
+// rvhidden: pool slots that register and park, and the tunnels they hand off.
+#include "hidden.hpp"
+
+#include <csignal>
+#include <ctime>
+#include <random>
+
+#include "rv/error.hpp"
+#include "rv/io.hpp"
+#include "rv/log.hpp"
+#include "rv/protocol.hpp"
+#include "rv/relay.hpp"
+#include "rv/secrets.hpp"
+#include "rv/tls_stream.hpp"
+
+namespace rvhidden {
+namespace {
+
+using namespace rv;
+using namespace std::chrono_literals;
+
+// Shared by every slot and tunnel; run() owns it and outlives them all.
+struct hidden_state {
+  const options& opts;
+  ssl_ctx_ptr tls;
+  totp_params secret;
+  std::string host_header;  // "host:port" as the user wrote --server
+  unsigned pool_size;       // drops to 1 against a seed server (PROTOCOL.md notes)
+  std::uint64_t next_tunnel = 1;
+  std::string last_failure;  // repeated failures are logged once, not per slot
+  std::mt19937 rng{std::random_device{}()};
+};
+
+// Jittered exponential backoff: spreads reconnections so that a restarted
+// server is not hit by every hidden server at the same instant.
+class backoff {
+ public:
+  backoff(milliseconds min, milliseconds max) : min_(min), max_(max), next_(min) {}
+  milliseconds next(std::mt19937& rng) {
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
+    auto wait = milliseconds(static_cast<long>(static_cast<double>(next_.count()) * jitter(rng)));
+    next_ = std::min(max_, next_ * 2);
+    return wait;
+  }
+  void reset() { next_ = min_; }
+
+ private:
+  milliseconds min_, max_, next_;
+};
+
+enum class park_outcome {
+  taken,           // a client arrived; its tunnel runs on its own
+  lost,            // the parked connection closed without a client
+  superseded,      // the same, on a seed server: it keeps one per UUID
+  failed,          // could not connect, handshake or register: back off
+  unauthorized,    // 401: the secret or the clock is wrong; back off long
+};
+
+void report_failure(hidden_state& st, const std::string& what) {
+  if (what != st.last_failure) {
+    log::warn(what);
+    st.last_failure = what;
+  } else {
+    log::debug(what);
+  }
+}
+
+void report_success(hidden_state& st) {
+  if (!st.last_failure.empty()) {
+    log::warn("registered at ", to_string(st.opts.server), " again; uuid=", st.opts.uuid);
+    st.last_failure.clear();
+  }
+}
+
+// The answer a hidden server gives to a stream-mode arrival notice.
+std::string bad_gateway(std::string_view diagnostic) { return error_response(502, diagnostic); }
+
+// One client's tunnel: dial the local service, answer the notice, relay.
+awaitable<void> serve_arrival(std::unique_ptr<tls_stream> tunnel, std::string first_bytes, std::string mode,
+                              std::string client, hidden_state& st) {
+  const auto id = st.next_tunnel++;
+  error_code ec;
+  auto local = co_await dial(st.opts.forward, st.opts.connect_timeout, ec);
+  if (ec) {
+    auto why = "cannot reach the local service " + to_string(st.opts.forward) + ": " + ec.message();
+    log::warn("tunnel=", id, " client=", client, " ", why);
+    error_code ignored;
+    if (mode == "stream" || mode == "http") {
+      // In http mode the client speaks HTTP: the same 502 is a fine answer.
+      auto answer = bad_gateway(why);
+      co_await within(5s, tunnel->write_all(asio::buffer(answer), ignored));
+      co_await within(5s, tunnel->shutdown_send(ignored));
+    } else {
+      tunnel->abort();  // seed mode: nothing to say but a close
+    }
+    co_return;
+  }
+  if (mode == "stream") {
+    static constexpr std::string_view ok = "HTTP/1.1 200 OK\r\n\r\n";
+    if (!co_await within(st.opts.connect_timeout, tunnel->write_all(asio::buffer(ok), ec)) || ec) co_return;
+  }
+  tcp_stream service(std::move(local));
+  if (!first_bytes.empty()) {
+    co_await service.write_all(asio::buffer(first_bytes), ec);
+    if (ec) {
+      tunnel->abort();
+      co_return;
+    }
+  }
+  log::info("tunnel=", id, " client=", client, " mode=", mode, " open to ", to_string(st.opts.forward));
+  auto r = co_await relay(*tunnel, service);
+  log::info("tunnel=", id, " closed in=", r.a_to_b + first_bytes.size(), " out=", r.b_to_a,
+            error_note(r.error));
+}
+
+awaitable<void> guarded_arrival(std::unique_ptr<tls_stream> tunnel, std::string first_bytes, std::string mode,
+                                std::string client, hidden_state& st) {
+  try {
+    co_await serve_arrival(std::move(tunnel), std::move(first_bytes), std::move(mode), std::move(client), st);
+  } catch (const std::exception& e) {
+    log::error("tunnel failed: ", e.what());
+  }
+}
+
+// Dials, registers and waits parked for one client.
+awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
+  const auto& o = st.opts;
+  const auto server = to_string(o.server);
+  error_code ec;
+  auto socket = co_await dial(o.server, o.connect_timeout, ec);
+  if (ec) {
+    report_failure(st, "cannot connect to " + server + ": " + ec.message() + "; retrying with backoff");
+    co_return park_outcome::failed;
+  }
+  set_keepalive(socket, o.keepalive);
+  auto stream = std::make_unique<tls_stream>(std::move(socket), st.tls, tls_stream::role::client);
+  stream->set_server_name(o.server_name);
+  stream->set_pins(o.trust.pins);
+  if (!co_await within(o.connect_timeout, stream->handshake(ec))) {
+    report_failure(st, "TLS handshake with " + server + " timed out; retrying with backoff");
+    co_return park_outcome::failed;
+  }
+  if (ec) {
+    report_failure(st, "TLS with " + server + " failed: " + stream->failure_reason());
+    co_return park_outcome::failed;
+  }
+
+  const auto request = registration_request(o.uuid, totp(st.secret, std::time(nullptr)), st.host_header, true);
+  if (!co_await within(o.connect_timeout, stream->write_all(asio::buffer(request), ec)) || ec) {
+    report_failure(st, "lost the connection to " + server + " while registering");
+    co_return park_outcome::failed;
+  }
+  std::string buf;
+  response_head answer;
+  auto parsed = co_await within(o.connect_timeout, read_head(*stream, buf, answer, {}, ec));
+  if (!parsed || ec || parsed->status != parse_status::good) {
+    report_failure(st, "no valid answer from " + server + " to the registration;" + error_note(ec));
+    co_return park_outcome::failed;
+  }
+  if (answer.status == 401) {
+    report_failure(st, "the server refused uuid=" + o.uuid +
+                           " (401): the secret does not match the server's, or this clock is off "
+                           "(TOTP needs it within 30 s); check the secrets file and NTP");
+    co_return park_outcome::unauthorized;
+  }
+  if (answer.status != 200) {
+    report_failure(st, "the server answered " + std::to_string(answer.status) + " " + answer.reason +
+                           " to the registration of uuid=" + o.uuid);
+    co_return park_outcome::failed;
+  }
+  const std::string* notify = answer.find(notify_field);
+  const bool notices = notify && *notify == "1";
+  report_success(st);
+  log::info("parked uuid=", o.uuid, " slot=", slot, " server=", server, notices ? "" : " (seed server: no notices)");
+
+  if (notices) {
+    // The next thing on this connection is the arrival notice; keepalive
+    // turns a dead connection into an error here.
+    response_head notice;
+    auto got = co_await read_head(*stream, buf, notice, {}, ec);
+    if (ec || got.status != parse_status::good || notice.status != 200) co_return park_outcome::lost;
+    const std::string* mode = notice.find(mode_field);
+    const std::string* client = notice.find(client_field);
+    std::string m = value_or(mode, "stream");
+    std::string who = value_or(client, "?");
+    if (m != "stream" && m != "http") {
+      log::warn("unknown Rendezvous-Mode '", m, "' in an arrival notice; closing it");
+      co_return park_outcome::lost;
+    }
+    asio::co_spawn(co_await asio::this_coro::executor,
+                   guarded_arrival(std::move(stream), std::move(buf), std::move(m), std::move(who), st), asio::detached);
+    co_return park_outcome::taken;
+  }
+  // Seed server: the first client byte is the arrival.
+  char first[16 * 1024];
+  std::size_t n = co_await stream->read_some(asio::buffer(first), ec);
+  if (n == 0) co_return park_outcome::superseded;
+  buf.append(first, n);
+  std::string mode = "seed", who = "?";
+  asio::co_spawn(co_await asio::this_coro::executor,
+                 guarded_arrival(std::move(stream), std::move(buf), std::move(mode), std::move(who), st), asio::detached);
+  co_return park_outcome::taken;
+}
+
+awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
+  backoff wait(st.opts.backoff_min, st.opts.backoff_max);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (slot < st.pool_size) {
+    auto outcome = co_await park_once(st, slot);
+    milliseconds pause{0};
+    switch (outcome) {
+      case park_outcome::taken:
+        wait.reset();
+        continue;  // refill at once
+      case park_outcome::superseded:
+        // Our next registration closed this one: a pool would only churn.
+        if (st.pool_size > 1) {
+          log::info("the server keeps one parked connection per UUID (seed protocol); using a pool of 1");
+          st.pool_size = 1;
+        }
+        [[fallthrough]];
+      case park_outcome::lost:
+        pause = wait.next(st.rng);
+        break;
+      case park_outcome::failed:
+        pause = wait.next(st.rng);
+        break;
+      case park_outcome::unauthorized:
+        // Retrying a wrong secret fast helps nobody; it also feeds throttles.
+        pause = std::max(wait.next(st.rng), milliseconds(30000));
+        break;
+    }
+    timer.expires_after(pause);
+    co_await timer.async_wait(nothrow);
+  }
+}
+
+}  // namespace
+
+int run(const options& opts) {
+  std::signal(SIGPIPE, SIG_IGN);
+  auto secrets = load_secrets_file(opts.secrets_file);
+  auto entry = secrets.find(opts.uuid);
+  if (entry == secrets.end())
+    throw config_error("no line for uuid " + opts.uuid + " in " + opts.secrets_file);
+  auto tls = make_client_context(opts.trust);
+
+  asio::io_context io(1);
+  hidden_state st{opts, tls, entry->second.params, to_string(opts.server), opts.pool, 1, {}};
+  for (unsigned slot = 0; slot < opts.pool; ++slot) asio::co_spawn(io, pool_slot(st, slot), asio::detached);
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](error_code ec, int sig) {
+    if (ec) return;
+    log::info("signal ", sig, ": shutting down");
+    io.stop();
+  });
+  io.run();
+  return exit_code::ok;
+}
+
+}  // namespace rvhidden

@@ -1,0 +1,29 @@
+// rvhidden's settings, parsed from argv and --config into a plain struct.
+#pragma once
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "rv/endpoint.hpp"
+#include "rv/tls.hpp"
+
+namespace rvhidden {
+
+struct options {
+  rv::endpoint_spec server;
+  std::string server_name;   // SNI and the name the certificate must carry
+  std::string uuid;
+  std::string secrets_file;  // the line for `uuid` holds the TOTP secret
+  rv::endpoint_spec forward; // the local service
+  unsigned pool = 4;
+  rv::client_trust trust;
+  std::chrono::seconds connect_timeout{10};
+  std::chrono::seconds keepalive{20};
+  std::chrono::milliseconds backoff_min{1000};
+  std::chrono::milliseconds backoff_max{60000};
+};
+
+// nullopt when --help or --version was printed. Throws rv::config_error.
+std::optional<options> parse_options(int argc, char** argv);
+
+}  // namespace rvhidden

@@ -1,0 +1,61 @@
+// Parked hidden-server connections by UUID, and clients waiting for one.
+//
+// A parked connection is shared between the session that registered it (which
+// watches it for a close while parked) and, once taken, the client session
+// that pairs with it, which then owns it alone: take() marks it taken and
+// cancels the watch, and the watcher lets go.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "rv/asio.hpp"
+#include "rv/tls_stream.hpp"
+
+namespace rvserver {
+
+using rv::awaitable;
+
+struct parked_conn {
+  std::unique_ptr<rv::tls_stream> stream;
+  bool notify = false;  // the hidden server asked for arrival notices
+  std::string peer;     // its address, for logs
+  std::uint64_t id = 0;
+  bool taken = false;
+};
+using parked_ptr = std::shared_ptr<parked_conn>;
+
+class registry {
+ public:
+  explicit registry(std::size_t max_per_uuid) : max_per_uuid_(max_per_uuid) {}
+
+  // Parks p and wakes a client waiting for this UUID. When the UUID is over
+  // its limit, the oldest parked connection is taken out and returned so the
+  // caller can close it (the seed server likewise keeps the newest).
+  parked_ptr park(const std::string& uuid, parked_ptr p);
+
+  // Removes p if it is still parked (its hidden server went away).
+  void unpark(const std::string& uuid, const parked_ptr& p);
+
+  // The newest parked connection for the UUID, waiting up to `grace` for one
+  // to arrive. nullptr when none came.
+  awaitable<parked_ptr> take(const std::string& uuid, std::chrono::milliseconds grace);
+
+  std::size_t parked(const std::string& uuid) const;
+
+ private:
+  struct slot {
+    std::list<parked_ptr> parked;            // oldest first
+    std::list<rv::asio::steady_timer*> waiters;  // cancelled to wake a waiting client
+  };
+  parked_ptr pop_newest(slot& s);
+  void forget_if_empty(const std::string& uuid);
+
+  std::size_t max_per_uuid_;
+  std::map<std::string, slot, std::less<>> slots_;
+};
+
+}  // namespace rvserver

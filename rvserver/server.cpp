@@ -1,0 +1,354 @@
+// rvserver: accept, handshake, read one head, then park, pair or refuse.
+#include "server.hpp"
+
+#include <csignal>
+#include <ctime>
+#include <iostream>
+
+#include "registry.hpp"
+#include "rv/error.hpp"
+#include "rv/io.hpp"
+#include "rv/log.hpp"
+#include "rv/protocol.hpp"
+#include "rv/relay.hpp"
+#include "rv/secrets.hpp"
+#include "rv/tls_stream.hpp"
+
+namespace rvserver {
+namespace {
+
+using namespace rv;
+using namespace std::chrono_literals;
+
+// Everything sessions share. It outlives every session: run() owns it and
+// the io_context that runs them, and the server is single-threaded.
+struct server_state {
+  const options& opts;
+  ssl_ctx_ptr tls;
+  secrets_table secrets;
+  registry parking;
+  head_limits limits;
+  std::uint64_t next_id = 1;
+};
+
+// What one client session knows about itself, for log lines.
+struct conn_info {
+  std::uint64_t id;
+  std::string peer;
+};
+
+// Writes an answer, half-closes, and waits briefly for the peer to close:
+// closing with unread input would turn into a reset that can destroy the
+// answer in flight (RFC 9112 §9.6, "lingering close").
+awaitable<void> answer_then_close(byte_stream& s, std::string answer) {
+  error_code ec;
+  co_await s.write_all(asio::buffer(answer), ec);
+  if (!ec) co_await s.shutdown_send(ec);
+  char sink[1024];
+  for (int i = 0; i < 64 && !ec; ++i) co_await s.read_some(asio::buffer(sink), ec);
+}
+
+awaitable<void> refuse(byte_stream& s, const conn_info& c, int status, std::string diagnostic) {
+  log::info("conn=", c.id, " peer=", c.peer, " status=", status, " ", diagnostic);
+  co_await within(5s, answer_then_close(s, error_response(status, diagnostic)));
+}
+
+const totp_params& decoy_params() {
+  // Unknown UUIDs are checked against this, so that both failures cost the same.
+  static const totp_params decoy{std::vector<std::uint8_t>(20, 0x5a), 30, 6};
+  return decoy;
+}
+
+awaitable<void> register_hidden(std::unique_ptr<tls_stream> stream, std::string& leftover,
+                                const classified_request& req, server_state& st, const conn_info& c) {
+  auto it = st.secrets.find(req.uuid);
+  const auto& params = it == st.secrets.end() ? decoy_params() : it->second.params;
+  bool ok = totp_verify(params, req.token, std::time(nullptr)) && it != st.secrets.end();
+  if (!ok) {
+    log::warn("conn=", c.id, " peer=", c.peer, " uuid=", req.uuid,
+              " registration refused (401): unknown UUID or wrong token");
+    co_await within(5s, answer_then_close(*stream, error_response(401, "unknown UUID or wrong token")));
+    co_return;
+  }
+  if (!leftover.empty()) {
+    co_await refuse(*stream, c, 409, "the hidden server sent bytes after its CONNECT head before the answer");
+    co_return;
+  }
+  std::string answer = "HTTP/1.1 200 OK\r\n";
+  if (req.wants_notify) answer += std::string(notify_field) + ": 1\r\n";
+  answer += "\r\n";
+  error_code ec;
+  if (!co_await within(10s, stream->write_all(asio::buffer(answer), ec)) || ec) co_return;
+  set_keepalive(stream->socket(), st.opts.keepalive);
+
+  auto p = std::make_shared<parked_conn>();
+  p->stream = std::move(stream);
+  p->notify = req.wants_notify;
+  p->peer = c.peer;
+  p->id = c.id;
+  if (auto evicted = st.parking.park(req.uuid, p)) {
+    log::info("conn=", evicted->id, " uuid=", req.uuid, " closing the oldest parked connection (over --max-parked)");
+    evicted->taken = true;
+    evicted->stream->abort();
+  }
+  log::info("conn=", c.id, " peer=", c.peer, " uuid=", req.uuid, " parked (", st.parking.parked(req.uuid),
+            " waiting)");
+
+  // A parked connection carries nothing until a client arrives, so readable
+  // means the hidden server closed it (or broke the protocol): drop it. take()
+  // cancels this wait when a client pairs with it.
+  if (!p->stream->has_buffered_input())
+    co_await p->stream->socket().async_wait(tcp::socket::wait_read, nothrow);
+  if (p->taken) co_return;
+  st.parking.unpark(req.uuid, p);
+  log::info("conn=", c.id, " uuid=", req.uuid, " parked connection closed by the hidden server");
+  p->stream->abort();
+}
+
+// Tells a hidden server that asked for notices that a client is here.
+std::string arrival_notice(std::string_view mode, const conn_info& client) {
+  return "HTTP/1.1 200 Rendezvous\r\n" + std::string(mode_field) + ": " + std::string(mode) + "\r\n" +
+         std::string(client_field) + ": " + client.peer + "\r\n\r\n";
+}
+
+enum class notice_outcome { go, dead, answered };
+
+// Stream mode with notices: send the notice, await the hidden server's own
+// 200 or 502. `dead` means try another parked connection; `answered` means
+// the client got its (error) answer.
+awaitable<notice_outcome> notify_stream(byte_stream& client, tls_stream& hidden, std::string& hidden_buf,
+                                        server_state& st, const conn_info& c, const std::string& uuid) {
+  error_code ec;
+  auto notice = arrival_notice("stream", c);
+  if (!co_await within(10s, hidden.write_all(asio::buffer(notice), ec)) || ec) co_return notice_outcome::dead;
+  response_head head;
+  auto r = co_await within(st.opts.notify_timeout, read_head(hidden, hidden_buf, head, st.limits, ec));
+  if (!r) {
+    co_await refuse(client, c, 504, "the hidden server for " + uuid + " did not answer the arrival notice in time");
+    co_return notice_outcome::answered;
+  }
+  if (ec) co_return notice_outcome::dead;
+  if (r->status != parse_status::good) {
+    co_await refuse(client, c, 502, "the hidden server for " + uuid + " sent a malformed answer");
+    co_return notice_outcome::answered;
+  }
+  if (head.status == 200) co_return notice_outcome::go;
+  // Pass the hidden server's refusal on as a 502 with its own diagnostic.
+  std::string body;
+  if (auto got = co_await within(2s, read_small_body(hidden, hidden_buf, head))) body = *got;
+  log::info("conn=", c.id, " peer=", c.peer, " uuid=", uuid, " status=502 hidden server answered ", head.status);
+  std::string answer = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  if (body.empty())
+    answer = error_response(502, "the hidden server for " + uuid + " could not reach its local service");
+  co_await within(5s, answer_then_close(client, answer));
+  co_return notice_outcome::answered;
+}
+
+awaitable<void> tunnel(byte_stream& client, std::string& client_buf, parked_ptr p, std::string& hidden_buf,
+                       const conn_info& c, const std::string& uuid, std::string_view mode) {
+  auto& hidden = *p->stream;
+  error_code ec;
+  // Bytes read past a head belong to the tunnel and go first.
+  if (!client_buf.empty()) co_await hidden.write_all(asio::buffer(client_buf), ec);
+  if (!ec && !hidden_buf.empty()) co_await client.write_all(asio::buffer(hidden_buf), ec);
+  if (ec) {
+    client.abort();
+    hidden.abort();
+    co_return;
+  }
+  log::info("conn=", c.id, " peer=", c.peer, " uuid=", uuid, " hidden=", p->peer, " mode=", mode, " tunnel open");
+  auto r = co_await relay(client, hidden);
+  log::info("conn=", c.id, " uuid=", uuid, " tunnel closed up=", r.a_to_b + client_buf.size(),
+            " down=", r.b_to_a + hidden_buf.size(), error_note(r.error));
+}
+
+// A parked connection may have died since it parked (a NAT dropped it); a
+// failed notice or write moves on to the next one, a bounded number of times.
+constexpr int max_pairing_attempts = 8;
+
+awaitable<void> serve_stream_client(tls_stream& client, std::string& client_buf, const std::string& uuid,
+                                    server_state& st, const conn_info& c) {
+  for (int attempt = 0; attempt < max_pairing_attempts; ++attempt) {
+    auto p = co_await st.parking.take(uuid, st.opts.grace);
+    if (!p) {
+      co_await refuse(client, c, 404, "UUID not registered");
+      co_return;
+    }
+    std::string hidden_buf;
+    if (p->notify) {
+      auto outcome = co_await notify_stream(client, *p->stream, hidden_buf, st, c, uuid);
+      if (outcome == notice_outcome::answered) co_return;
+      if (outcome == notice_outcome::dead) {
+        log::debug("conn=", p->id, " uuid=", uuid, " parked connection was dead; trying another");
+        continue;
+      }
+    }
+    error_code ec;
+    static constexpr std::string_view ok = "HTTP/1.1 200 OK\r\n\r\n";
+    co_await client.write_all(asio::buffer(ok), ec);
+    if (ec) co_return;
+    co_await tunnel(client, client_buf, std::move(p), hidden_buf, c, uuid, "stream");
+    co_return;
+  }
+  co_await refuse(client, c, 502, "no live hidden server connection for " + uuid);
+}
+
+awaitable<void> serve_http_client(tls_stream& client, std::string& client_buf, const request_head& head,
+                                  const std::string& uuid, server_state& st, const conn_info& c) {
+  const std::string request = forwarded_request(head);
+  for (int attempt = 0; attempt < max_pairing_attempts; ++attempt) {
+    auto p = co_await st.parking.take(uuid, st.opts.grace);
+    if (!p) {
+      co_await refuse(client, c, 404, "UUID not registered");
+      co_return;
+    }
+    error_code ec;
+    std::string first;
+    if (p->notify) first = arrival_notice("http", c);
+    first += request;
+    if (!co_await within(10s, p->stream->write_all(asio::buffer(first), ec)) || ec) {
+      log::debug("conn=", p->id, " uuid=", uuid, " parked connection was dead; trying another");
+      continue;
+    }
+    std::string hidden_buf;
+    co_await tunnel(client, client_buf, std::move(p), hidden_buf, c, uuid, "http");
+    co_return;
+  }
+  co_await refuse(client, c, 502, "no live hidden server connection for " + uuid);
+}
+
+awaitable<void> session(tcp::socket socket, server_state& st) {
+  const conn_info c{st.next_id++, peer_string(socket)};
+  set_nodelay(socket);
+  auto stream = std::make_unique<tls_stream>(std::move(socket), st.tls, tls_stream::role::server);
+  error_code ec;
+  if (!co_await within(st.opts.handshake_timeout, stream->handshake(ec))) {
+    log::info("conn=", c.id, " peer=", c.peer, " TLS handshake timed out");
+    co_return;
+  }
+  if (ec) {
+    log::info("conn=", c.id, " peer=", c.peer, " TLS handshake failed: ", stream->failure_reason());
+    co_return;
+  }
+  std::string buf;
+  request_head head;
+  auto parsed = co_await within(st.opts.head_timeout, read_head(*stream, buf, head, st.limits, ec));
+  if (!parsed) {
+    log::info("conn=", c.id, " peer=", c.peer, " no request head in time");
+    co_await refuse(*stream, c, 408, "no request head in time");
+    co_return;
+  }
+  if (ec) {
+    log::debug("conn=", c.id, " peer=", c.peer, " closed before a request head: ", ec.message());
+    co_return;
+  }
+  if (parsed->status == parse_status::bad) {
+    co_await refuse(*stream, c, 400, "malformed request head: " + parsed->error);
+    co_return;
+  }
+  if (parsed->status == parse_status::too_large) {
+    co_await refuse(*stream, c, 431, "request head too large: " + parsed->error);
+    co_return;
+  }
+  auto req = classify(head);
+  switch (req.kind) {
+    case request_kind::register_hidden:
+      co_await register_hidden(std::move(stream), buf, req, st, c);
+      break;
+    case request_kind::connect_client:
+      co_await serve_stream_client(*stream, buf, req.uuid, st, c);
+      break;
+    case request_kind::http_client:
+      co_await serve_http_client(*stream, buf, head, req.uuid, st, c);
+      break;
+    case request_kind::challenge:
+      log::info("conn=", c.id, " peer=", c.peer, " status=401 HTTP request without a UUID: digest challenge");
+      co_await within(5s, answer_then_close(*stream, digest_challenge_response()));
+      break;
+    case request_kind::refused:
+      co_await refuse(*stream, c, req.status, req.diagnostic);
+      break;
+  }
+}
+
+awaitable<void> guarded_session(tcp::socket socket, server_state& st) {
+  try {
+    co_await session(std::move(socket), st);
+  } catch (const std::exception& e) {
+    log::error("session failed: ", e.what());
+  }
+}
+
+awaitable<void> accept_loop(tcp::acceptor& acceptor, server_state& st) {
+  asio::steady_timer pause(acceptor.get_executor());
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // EMFILE, ENFILE, ENOBUFS...: slow down, never leave the loop.
+      log::warn("accept failed: ", ec.message(), "; pausing 100 ms");
+      pause.expires_after(100ms);
+      co_await pause.async_wait(nothrow);
+      continue;
+    }
+    asio::co_spawn(acceptor.get_executor(), guarded_session(std::move(socket), st), asio::detached);
+  }
+}
+
+tcp::endpoint resolve_listen(asio::io_context& io, const endpoint_spec& spec) {
+  error_code ec;
+  auto addr = asio::ip::make_address(spec.host, ec);
+  if (!ec) return {addr, spec.port};
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(spec.host, std::to_string(spec.port), ec);
+  if (ec || results.empty())
+    throw config_error("cannot resolve --listen host '" + spec.host + "': " + ec.message());
+  return results.begin()->endpoint();
+}
+
+std::string endpoint_string(const tcp::endpoint& ep) {
+  return to_string(endpoint_spec{ep.address().to_string(), ep.port()});
+}
+
+}  // namespace
+
+int run(const options& opts) {
+  // Writes to a closed pipe or socket must be errors, not a silent death.
+  std::signal(SIGPIPE, SIG_IGN);
+  auto secrets = load_secrets_file(opts.secrets_file);
+  auto tls = make_server_context(opts.cert_file, opts.key_file);
+
+  asio::io_context io(1);
+  server_state st{opts, tls, std::move(secrets), registry(opts.max_parked_per_uuid), {}};
+
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  for (const auto& spec : opts.listen) {
+    auto ep = resolve_listen(io, spec);
+    auto acceptor = std::make_unique<tcp::acceptor>(io);
+    acceptor->open(ep.protocol());
+    acceptor->set_option(asio::socket_base::reuse_address(true));
+    // "[::]" means IPv6 only, as in nginx: listen on 0.0.0.0 too for IPv4.
+    if (ep.address().is_v6()) acceptor->set_option(asio::ip::v6_only(true));
+    error_code ec;
+    acceptor->bind(ep, ec);
+    if (ec) throw exit_error(exit_code::failure, "cannot listen on " + to_string(spec) + ": " + ec.message());
+    acceptor->listen(asio::socket_base::max_listen_connections);
+    auto bound = endpoint_string(acceptor->local_endpoint());
+    std::cout << "listening " << bound << std::endl;
+    log::info("listening on ", bound, " (", st.secrets.size(), " UUIDs)");
+    acceptors.push_back(std::move(acceptor));
+  }
+  for (auto& a : acceptors) asio::co_spawn(io, accept_loop(*a, st), asio::detached);
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](error_code ec, int sig) {
+    if (ec) return;
+    log::info("signal ", sig, ": shutting down");
+    io.stop();
+  });
+  io.run();
+  return exit_code::ok;
+}
+
+}  // namespace rvserver
