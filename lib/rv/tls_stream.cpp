@@ -169,9 +169,12 @@ awaitable<std::size_t> tls_stream::read_some(asio::mutable_buffer buf, error_cod
     std::size_t got = 0;
     int r = SSL_read_ex(ssl_, buf.data(), buf.size(), &got);
     int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
-    // Reading may have produced output (a KeyUpdate reply, an alert).
-    // A write error is kept in write_error_ and reported by the next write.
-    if (BIO_ctrl_pending(wbio_) > 0 && err != SSL_ERROR_SSL) {
+    // Reading may have produced output (a KeyUpdate reply, an alert). When
+    // the writer is busy it drains that too; waiting for it here would stall
+    // this direction behind a peer that is slow to read the other one, and
+    // two relays doing that to each other would deadlock. A write error is
+    // kept in write_error_ and reported by the next write.
+    if (BIO_ctrl_pending(wbio_) > 0 && !writing_ && err != SSL_ERROR_SSL) {
       error_code ignored;
       co_await flush(ignored);
     }
