@@ -55,12 +55,14 @@ awaitable<tunnel> open_tunnel(const options& o, const ssl_ctx_ptr& tls) {
   error_code ec;
   auto socket = co_await dial(o.server, o.connect_timeout, ec);
   if (ec) throw exit_error(exit_code::failure, "cannot connect to " + server + ": " + ec.message());
+  log::debug("connected to ", server);
   auto stream = std::make_unique<tls_stream>(std::move(socket), tls, tls_stream::role::client);
   stream->set_server_name(o.server_name);
   stream->set_pins(o.trust.pins);
   if (!co_await within(o.connect_timeout, stream->handshake(ec)))
     throw exit_error(exit_code::failure, "TLS handshake with " + server + " timed out");
   if (ec) throw exit_error(exit_code::failure, "TLS with " + server + " failed: " + stream->failure_reason());
+  log::debug("TLS established with ", server, " (", stream->protocol_version(), ")");
 
   const auto request = client_connect_request(o.uuid, to_string(o.server));
   if (!co_await within(o.connect_timeout, stream->write_all(asio::buffer(request), ec)) || ec)
@@ -72,6 +74,7 @@ awaitable<tunnel> open_tunnel(const options& o, const ssl_ctx_ptr& tls) {
   if (ec) throw exit_error(exit_code::failure, "the server " + server + " closed the connection: " + ec.message());
   if (parsed->status != parse_status::good)
     throw exit_error(exit_code::failure, "malformed answer from " + server + ": " + parsed->error);
+  log::debug("the server answered ", answer.status, " ", answer.reason);
   if (answer.status == 200) co_return tunnel{std::move(stream), std::move(buf)};
 
   std::string body;
