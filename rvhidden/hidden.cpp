@@ -206,7 +206,13 @@ awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
   backoff wait(st.opts.backoff_min, st.opts.backoff_max);
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (slot < st.pool_size) {
-    auto outcome = co_await park_once(st, slot);
+    auto outcome = park_outcome::failed;
+    try {
+      outcome = co_await park_once(st, slot);
+    } catch (const std::exception& e) {
+      // Nothing a server sends may end a slot for good: count it as a failure.
+      report_failure(st, std::string("registration failed: ") + e.what());
+    }
     milliseconds pause{0};
     switch (outcome) {
       case park_outcome::taken:
