@@ -127,19 +127,9 @@ awaitable<void> local_session(tcp::socket socket, const options& o, ssl_ctx_ptr 
 }
 
 awaitable<void> accept_loop(tcp::acceptor& acceptor, const options& o, ssl_ctx_ptr tls) {
-  asio::steady_timer pause(acceptor.get_executor());
-  for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(nothrow);
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      log::warn("accept failed: ", ec.message(), "; pausing 100 ms");
-      pause.expires_after(std::chrono::milliseconds(100));
-      co_await pause.async_wait(nothrow);
-      continue;
-    }
-    set_nodelay(socket);
+  co_await accept_each(acceptor, [&](tcp::socket socket) {
     asio::co_spawn(acceptor.get_executor(), local_session(std::move(socket), o, tls), asio::detached);
-  }
+  });
 }
 
 int run_listener(const options& o, const ssl_ctx_ptr& tls) {
@@ -157,10 +147,8 @@ int run_listener(const options& o, const ssl_ctx_ptr& tls) {
   auto bound = acceptor.local_endpoint();
   std::cout << "listening " << to_string(endpoint_spec{bound.address().to_string(), bound.port()}) << std::endl;
   asio::co_spawn(io, accept_loop(acceptor, o, tls), asio::detached);
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](error_code e, int) {
-    if (!e) io.stop();
-  });
+  asio::signal_set signals(io);
+  stop_on_signals(io, signals);
   io.run();
   return exit_code::ok;
 }

@@ -42,19 +42,11 @@ constexpr std::string_view epilogue =
 
 std::optional<options> parse_options(int argc, char** argv) {
   po::options_description desc("rvconnect options");
+  rv::cli::add_server_access_options(desc);
   desc.add_options()
-      ("server,s", po::value<std::string>()->value_name("HOST:PORT"), "the rendezvous server (required)")
       ("uuid,u", po::value<std::string>()->value_name("UUID"), "the hidden server to reach (or as the argument)")
       ("listen,l", po::value<std::string>()->value_name("[HOST:]PORT"),
-       "accept local TCP connections here and tunnel each (host defaults to 127.0.0.1)")
-      ("ca-file", po::value<std::string>()->value_name("FILE"),
-       "trust this CA (or self-signed certificate) instead of the system store")
-      ("pin", po::value<std::string>()->value_name("sha256//BASE64"),
-       "require the server key to match this SPKI pin (several joined by ';')")
-      ("server-name", po::value<std::string>()->value_name("NAME"),
-       "name the certificate must carry, and SNI (default: the --server host)")
-      ("connect-timeout", po::value<unsigned>()->value_name("SECONDS")->default_value(10),
-       "deadline for connecting and the TLS handshake");
+       "accept local TCP connections here and tunnel each (host defaults to 127.0.0.1)");
   po::positional_options_description positional;
   positional.add("uuid", 1);
   po::variables_map vm;
@@ -62,11 +54,7 @@ std::optional<options> parse_options(int argc, char** argv) {
     return std::nullopt;
 
   options o;
-  if (!vm.count("server")) throw rv::config_error("--server is required (try 'rvconnect --help')");
-  auto server = vm["server"].as<std::string>();
-  auto ep = rv::parse_endpoint(server);
-  if (!ep) throw rv::config_error("--server expects HOST:PORT, got '" + server + "'");
-  o.server = *ep;
+  static_cast<rv::cli::server_access&>(o) = rv::cli::read_server_access(vm, "rvconnect");
   if (!vm.count("uuid")) throw rv::config_error("name the UUID to reach (try 'rvconnect --help')");
   o.uuid = vm["uuid"].as<std::string>();
   if (!rv::valid_uuid(o.uuid)) throw rv::config_error("'" + o.uuid + "' is not a valid UUID");
@@ -76,10 +64,6 @@ std::optional<options> parse_options(int argc, char** argv) {
     if (!l) throw rv::config_error("--listen expects [HOST:]PORT, got '" + text + "'");
     o.listen = *l;
   }
-  if (vm.count("ca-file")) o.trust.ca_file = vm["ca-file"].as<std::string>();
-  if (vm.count("pin")) o.trust.pins = rv::parse_pins(vm["pin"].as<std::string>());
-  o.server_name = vm.count("server-name") ? vm["server-name"].as<std::string>() : o.server.host;
-  o.connect_timeout = std::chrono::seconds(std::max(1u, vm["connect-timeout"].as<unsigned>()));
   return o;
 }
 

@@ -4,18 +4,14 @@
 #include <optional>
 #include <string>
 
-#include "rv/endpoint.hpp"
-#include "rv/tls.hpp"
+#include "rv/cli.hpp"
 
 namespace rvconnect {
 
-struct options {
-  rv::endpoint_spec server;
-  std::string server_name;  // SNI and the name the certificate must carry
+// server, server_name, trust, connect_timeout: how to reach the rendezvous server.
+struct options : rv::cli::server_access {
   std::string uuid;
   std::optional<rv::endpoint_spec> listen;  // local listener mode; else stdin/stdout
-  rv::client_trust trust;
-  std::chrono::seconds connect_timeout{10};
   std::chrono::seconds answer_timeout{30};  // the server may wait for a parked connection
 };
 

@@ -255,12 +255,8 @@ int run(const options& opts) {
   hidden_state st{opts, tls, entry->second.params, to_string(opts.server), opts.pool, 1, {}};
   for (unsigned slot = 0; slot < opts.pool; ++slot) asio::co_spawn(io, pool_slot(st, slot), asio::detached);
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](error_code ec, int sig) {
-    if (ec) return;
-    log::info("signal ", sig, ": shutting down");
-    io.stop();
-  });
+  asio::signal_set signals(io);
+  stop_on_signals(io, signals);
   io.run();
   return exit_code::ok;
 }

@@ -36,8 +36,8 @@ constexpr std::string_view epilogue =
 
 std::optional<options> parse_options(int argc, char** argv) {
   po::options_description desc("rvhidden options");
+  rv::cli::add_server_access_options(desc);
   desc.add_options()
-      ("server,s", po::value<std::string>()->value_name("HOST:PORT"), "the rendezvous server (required)")
       ("uuid,u", po::value<std::string>()->value_name("UUID"), "the UUID to register (required)")
       ("secrets", po::value<std::string>()->value_name("FILE"),
        "secrets file with the line for UUID, mode 0600 (required)")
@@ -45,14 +45,6 @@ std::optional<options> parse_options(int argc, char** argv) {
        "local service each client is relayed to, e.g. 127.0.0.1:22 (required)")
       ("pool,p", po::value<unsigned>()->value_name("N")->default_value(4),
        "connections kept parked at the server, waiting for clients")
-      ("ca-file", po::value<std::string>()->value_name("FILE"),
-       "trust this CA (or self-signed certificate) instead of the system store")
-      ("pin", po::value<std::string>()->value_name("sha256//BASE64"),
-       "require the server key to match this SPKI pin (several joined by ';')")
-      ("server-name", po::value<std::string>()->value_name("NAME"),
-       "name the certificate must carry, and SNI (default: the --server host)")
-      ("connect-timeout", po::value<unsigned>()->value_name("SECONDS")->default_value(10),
-       "deadline for connecting, the TLS handshake and the server's answer")
       ("keepalive", po::value<unsigned>()->value_name("SECONDS")->default_value(20),
        "TCP keepalive idle time: keeps NAT mappings of parked connections alive")
       ("max-backoff", po::value<unsigned>()->value_name("SECONDS")->default_value(60),
@@ -67,23 +59,16 @@ std::optional<options> parse_options(int argc, char** argv) {
     return vm[name].as<std::string>();
   };
   options o;
-  auto server = required("server");
-  auto ep = rv::parse_endpoint(server);
-  if (!ep) throw rv::config_error("--server expects HOST:PORT, got '" + server + "'");
-  o.server = *ep;
+  static_cast<rv::cli::server_access&>(o) = rv::cli::read_server_access(vm, "rvhidden");
   o.uuid = required("uuid");
   if (!rv::valid_uuid(o.uuid)) throw rv::config_error("--uuid '" + o.uuid + "' is not a valid UUID");
   o.secrets_file = required("secrets");
   auto forward = required("forward");
-  ep = rv::parse_endpoint(forward);
+  auto ep = rv::parse_endpoint(forward);
   if (!ep) throw rv::config_error("--forward expects HOST:PORT, got '" + forward + "'");
   o.forward = *ep;
   o.pool = vm["pool"].as<unsigned>();
   if (o.pool < 1 || o.pool > 256) throw rv::config_error("--pool must be between 1 and 256");
-  if (vm.count("ca-file")) o.trust.ca_file = vm["ca-file"].as<std::string>();
-  if (vm.count("pin")) o.trust.pins = rv::parse_pins(vm["pin"].as<std::string>());
-  o.server_name = vm.count("server-name") ? vm["server-name"].as<std::string>() : o.server.host;
-  o.connect_timeout = std::chrono::seconds(std::max(1u, vm["connect-timeout"].as<unsigned>()));
   o.keepalive = std::chrono::seconds(std::max(1u, vm["keepalive"].as<unsigned>()));
   o.backoff_max = std::chrono::seconds(std::max(1u, vm["max-backoff"].as<unsigned>()));
   return o;

@@ -4,20 +4,16 @@
 #include <optional>
 #include <string>
 
-#include "rv/endpoint.hpp"
-#include "rv/tls.hpp"
+#include "rv/cli.hpp"
 
 namespace rvhidden {
 
-struct options {
-  rv::endpoint_spec server;
-  std::string server_name;   // SNI and the name the certificate must carry
+// server, server_name, trust, connect_timeout: how to reach the rendezvous server.
+struct options : rv::cli::server_access {
   std::string uuid;
   std::string secrets_file;  // the line for `uuid` holds the TOTP secret
   rv::endpoint_spec forward; // the local service
   unsigned pool = 4;
-  rv::client_trust trust;
-  std::chrono::seconds connect_timeout{10};
   std::chrono::seconds keepalive{20};
   std::chrono::milliseconds backoff_min{1000};
   std::chrono::milliseconds backoff_max{60000};

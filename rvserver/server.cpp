@@ -220,7 +220,6 @@ awaitable<void> serve_http_client(tls_stream& client, std::string& client_buf, c
 
 awaitable<void> session(tcp::socket socket, server_state& st) {
   const conn_info c{st.next_id++, peer_string(socket)};
-  set_nodelay(socket);
   auto stream = std::make_unique<tls_stream>(std::move(socket), st.tls, tls_stream::role::server);
   error_code ec;
   if (!co_await within(st.opts.handshake_timeout, stream->handshake(ec))) {
@@ -248,7 +247,8 @@ awaitable<void> session(tcp::socket socket, server_state& st) {
     co_return;
   }
   if (parsed->status == parse_status::too_large) {
-    co_await refuse(*stream, c, 431, "request head too large: " + parsed->error);
+    // PROTOCOL.md, Transport: a head over the limits is a 400 (not 431).
+    co_await refuse(*stream, c, 400, "request head too large: " + parsed->error);
     co_return;
   }
   auto req = classify(head);
@@ -281,19 +281,9 @@ awaitable<void> guarded_session(tcp::socket socket, server_state& st) {
 }
 
 awaitable<void> accept_loop(tcp::acceptor& acceptor, server_state& st) {
-  asio::steady_timer pause(acceptor.get_executor());
-  for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(nothrow);
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      // EMFILE, ENFILE, ENOBUFS...: slow down, never leave the loop.
-      log::warn("accept failed: ", ec.message(), "; pausing 100 ms");
-      pause.expires_after(100ms);
-      co_await pause.async_wait(nothrow);
-      continue;
-    }
+  co_await accept_each(acceptor, [&](tcp::socket socket) {
     asio::co_spawn(acceptor.get_executor(), guarded_session(std::move(socket), st), asio::detached);
-  }
+  });
 }
 
 tcp::endpoint resolve_listen(asio::io_context& io, const endpoint_spec& spec) {
@@ -341,12 +331,8 @@ int run(const options& opts) {
   }
   for (auto& a : acceptors) asio::co_spawn(io, accept_loop(*a, st), asio::detached);
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](error_code ec, int sig) {
-    if (ec) return;
-    log::info("signal ", sig, ": shutting down");
-    io.stop();
-  });
+  asio::signal_set signals(io);
+  stop_on_signals(io, signals);
   io.run();
   return exit_code::ok;
 }

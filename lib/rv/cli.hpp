@@ -1,11 +1,15 @@
 // What every program's command line shares: --help, --version, --config,
 // --log-level, and run_main, the one place failures become exit codes.
 #pragma once
+#include <chrono>
 #include <functional>
 #include <string>
 #include <string_view>
 
 #include <boost/program_options.hpp>
+
+#include "rv/endpoint.hpp"
+#include "rv/tls.hpp"
 
 namespace rv::cli {
 
@@ -26,6 +30,18 @@ struct program_text {
 bool parse(int argc, char** argv, po::options_description options,
            const po::positional_options_description& positional, const program_text& text,
            po::variables_map& vm);
+
+// How rvhidden and rvconnect reach and trust the rendezvous server: --server,
+// --ca-file, --pin, --server-name, --connect-timeout.
+struct server_access {
+  endpoint_spec server;
+  std::string server_name;  // SNI and the name the certificate must carry
+  client_trust trust;
+  std::chrono::seconds connect_timeout{10};
+};
+void add_server_access_options(po::options_description& desc);
+// Throws rv::config_error naming `program` for a missing or malformed option.
+server_access read_server_access(const po::variables_map& vm, std::string_view program);
 
 // Runs `body` and maps what escapes it to a log line and an exit code:
 // config_error -> 2, exit_error -> its code, anything else -> 1.

@@ -88,6 +88,16 @@ awaitable<tcp::socket> dial(const endpoint_spec& where, steady_clock::duration l
   co_return socket;
 }
 
+void stop_on_signals(asio::io_context& io, asio::signal_set& signals) {
+  signals.add(SIGINT);
+  signals.add(SIGTERM);
+  signals.async_wait([&io](error_code ec, int sig) {
+    if (ec) return;
+    log::info("signal ", sig, ": shutting down");
+    io.stop();
+  });
+}
+
 void set_nodelay(tcp::socket& s) {
   error_code ignored;
   s.set_option(tcp::no_delay(true), ignored);

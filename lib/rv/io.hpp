@@ -7,6 +7,7 @@
 #include "rv/asio.hpp"
 #include "rv/endpoint.hpp"
 #include "rv/head.hpp"
+#include "rv/log.hpp"
 #include "rv/stream.hpp"
 
 namespace rv {
@@ -46,6 +47,16 @@ awaitable<std::string> read_small_body(byte_stream& s, std::string& buf, const r
 // Sets TCP_NODELAY on success.
 awaitable<tcp::socket> dial(const endpoint_spec& where, steady_clock::duration limit, error_code& ec);
 
+// Accepts until the acceptor closes, handing each connection (with
+// TCP_NODELAY set) to `handle`, which must spawn its session and return.
+// A failed accept (EMFILE, ENFILE, ENOBUFS...) pauses the loop briefly; it
+// never ends it.
+template <class Handler>
+awaitable<void> accept_each(tcp::acceptor& acceptor, Handler handle);
+
+// Stops `io` on SIGINT or SIGTERM with a log line. `signals` must outlive io.run().
+void stop_on_signals(asio::io_context& io, asio::signal_set& signals);
+
 // TCP_NODELAY: the protocol's heads are small and Nagle plus delayed ACKs
 // would cost ~40 ms per tunnel (PROTOCOL.md, notes).
 void set_nodelay(tcp::socket& s);
@@ -65,5 +76,24 @@ std::string value_or(const std::string* text, std::string_view fallback);
 
 // "1.2.3.4:56" / "[::1]:56" for logs.
 std::string peer_string(const tcp::socket& s);
+
+void set_nodelay(tcp::socket& s);
+
+template <class Handler>
+awaitable<void> accept_each(tcp::acceptor& acceptor, Handler handle) {
+  asio::steady_timer pause(acceptor.get_executor());
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      log::warn("accept failed: ", ec.message(), "; pausing 100 ms");
+      pause.expires_after(milliseconds(100));
+      co_await pause.async_wait(nothrow);
+      continue;
+    }
+    set_nodelay(socket);
+    handle(std::move(socket));
+  }
+}
 
 }  // namespace rv
