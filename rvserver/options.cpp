@@ -12,7 +12,7 @@ namespace po = boost::program_options;
 
 namespace {
 constexpr std::string_view synopsis =
-    "  rvserver --listen HOST:PORT --cert FILE --key FILE --secrets FILE [options]\n"
+    "  rvserver --cert FILE --key FILE --secrets FILE [--listen HOST:PORT]... [options]\n"
     "\n"
     "The public rendezvous server: hidden servers (rvhidden) register a UUID with a\n"
     "TOTP token and park connections here; clients (rvconnect, curl) name the UUID and\n"

@@ -145,8 +145,10 @@ awaitable<notice_outcome> notify_stream(byte_stream& client, tls_stream& hidden,
   co_return notice_outcome::answered;
 }
 
+// `forwarded` counts the client's bytes already passed on (an HTTP request head).
 awaitable<void> tunnel(byte_stream& client, std::string& client_buf, parked_ptr p, std::string& hidden_buf,
-                       const conn_info& c, const std::string& uuid, std::string_view mode) {
+                       const conn_info& c, const std::string& uuid, std::string_view mode,
+                       std::size_t forwarded = 0) {
   auto& hidden = *p->stream;
   error_code ec;
   // Bytes read past a head belong to the tunnel and go first.
@@ -159,7 +161,7 @@ awaitable<void> tunnel(byte_stream& client, std::string& client_buf, parked_ptr 
   }
   log::info("conn=", c.id, " peer=", c.peer, " uuid=", uuid, " hidden=", p->peer, " mode=", mode, " tunnel open");
   auto r = co_await relay(client, hidden);
-  log::info("conn=", c.id, " uuid=", uuid, " tunnel closed up=", r.a_to_b + client_buf.size(),
+  log::info("conn=", c.id, " uuid=", uuid, " tunnel closed up=", forwarded + client_buf.size() + r.a_to_b,
             " down=", r.b_to_a + hidden_buf.size(), error_note(r.error));
 }
 
@@ -212,7 +214,7 @@ awaitable<void> serve_http_client(tls_stream& client, std::string& client_buf, c
       continue;
     }
     std::string hidden_buf;
-    co_await tunnel(client, client_buf, std::move(p), hidden_buf, c, uuid, "http");
+    co_await tunnel(client, client_buf, std::move(p), hidden_buf, c, uuid, "http", request.size());
     co_return;
   }
   co_await refuse(client, c, 502, "no live hidden server connection for " + uuid);

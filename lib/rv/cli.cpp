@@ -9,15 +9,6 @@
 
 namespace rv::cli {
 
-const std::string_view exit_codes_text =
-    "Exit status:\n"
-    "  0  success\n"
-    "  1  runtime failure (network, TLS, I/O); see the log line on stderr\n"
-    "  2  bad usage or configuration (options, secrets file, certificates)\n"
-    "  3  rvconnect: no hidden server is registered for the UUID (404)\n"
-    "  4  rvconnect: the hidden side could not reach its local service (502/504)\n"
-    "  5  rvconnect: the rendezvous server refused the request otherwise\n";
-
 bool parse(int argc, char** argv, po::options_description options,
            const po::positional_options_description& positional, const program_text& text,
            po::variables_map& vm) {

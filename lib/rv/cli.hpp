@@ -47,7 +47,4 @@ server_access read_server_access(const po::variables_map& vm, std::string_view p
 // config_error -> 2, exit_error -> its code, anything else -> 1.
 int run_main(std::string_view program, const std::function<int()>& body);
 
-// The exit-code table, for --help epilogues.
-extern const std::string_view exit_codes_text;
-
 }  // namespace rv::cli

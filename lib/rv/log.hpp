@@ -1,4 +1,4 @@
-// One event per line on stderr: "rvserver: info: event key=value ...".
+// One event per line on stderr: "2026-11-27T13:01:02.345Z rvserver info: event key=value ...".
 // stderr always: rvconnect's stdout is the tunnel.
 #pragma once
 #include <sstream>

@@ -19,6 +19,8 @@ awaitable<void> tcp_stream::write_all(asio::const_buffer buf, error_code& ec) {
 
 awaitable<void> tcp_stream::shutdown_send(error_code& ec) {
   socket_.shutdown(tcp::socket::shutdown_send, ec);
+  // The peer already closed both ways: there is nothing left to half-close.
+  if (ec == asio::error::not_connected) ec.clear();
   co_return;
 }
 

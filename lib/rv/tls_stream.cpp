@@ -230,6 +230,8 @@ awaitable<void> tls_stream::shutdown_send(error_code& ec) {
   co_await flush(ec);
   if (ec) co_return;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
+  // The peer already closed both ways: close_notify went out, nothing is lost.
+  if (ec == asio::error::not_connected) ec.clear();
 }
 
 void tls_stream::abort() {
