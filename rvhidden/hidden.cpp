@@ -175,7 +175,8 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
 
   if (notices) {
     // The next thing on this connection is the arrival notice; keepalive
-    // turns a dead connection into an error here.
+    // turns a dead connection into an error here. Idle, it needs no buffers.
+    stream->release_buffers();
     response_head notice;
     auto got = co_await read_head(*stream, buf, notice, {}, ec);
     if (ec || got.status != parse_status::good || notice.status != 200) co_return park_outcome::lost;

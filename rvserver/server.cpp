@@ -80,6 +80,7 @@ awaitable<void> register_hidden(std::unique_ptr<tls_stream> stream, std::string&
   error_code ec;
   if (!co_await within(10s, stream->write_all(asio::buffer(answer), ec)) || ec) co_return;
   set_keepalive(stream->socket(), st.opts.keepalive);
+  stream->release_buffers();  // parked connections are most of a server's connections
 
   auto p = std::make_shared<parked_conn>();
   p->stream = std::move(stream);

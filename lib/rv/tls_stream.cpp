@@ -65,7 +65,14 @@ void tls_stream::fail(const char* what) {
 }
 
 awaitable<void> tls_stream::fill(error_code& ec) {
-  if (in_buf_.empty()) in_buf_.resize(io_chunk);
+  if (in_buf_.empty()) {
+    auto [we] = co_await socket_.async_wait(tcp::socket::wait_read, nothrow);
+    if (we) {
+      ec = we;
+      co_return;
+    }
+    in_buf_.resize(io_chunk);
+  }
   auto [e, n] = co_await socket_.async_read_some(asio::buffer(in_buf_), nothrow);
   if (e) {
     // A FIN without close_notify is a truncation, never a clean end (RFC 8446 §6.1).
@@ -232,6 +239,12 @@ awaitable<void> tls_stream::shutdown_send(error_code& ec) {
   socket_.shutdown(tcp::socket::shutdown_send, ec);
   // The peer already closed both ways: close_notify went out, nothing is lost.
   if (ec == asio::error::not_connected) ec.clear();
+}
+
+void tls_stream::release_buffers() {
+  if (writing_) return;
+  std::vector<char>().swap(in_buf_);
+  std::vector<char>().swap(out_buf_);
 }
 
 void tls_stream::abort() {

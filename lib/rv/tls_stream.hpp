@@ -44,6 +44,11 @@ class tls_stream final : public byte_stream {
   awaitable<void> shutdown_send(error_code& ec) override;
   void abort() override;
 
+  // Frees the socket I/O buffers (~130 KiB) of an idle connection, such as a
+  // parked one; the next read waits for readability before taking a buffer
+  // again, so an idle stream holds none.
+  void release_buffers();
+
   // Bytes received but not yet returned by read_some.
   bool has_buffered_input() const;
   tcp::socket& socket() { return socket_; }
