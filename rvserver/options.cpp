@@ -27,7 +27,9 @@ constexpr std::string_view epilogue =
     "  UUID BASE32SECRET [STEP [DIGITS]]     # defaults 30 and 6\n"
     "\n"
     "On start, one line per listener goes to stdout: 'listening ADDRESS:PORT' (the real\n"
-    "port when 0 was asked). Logs go to stderr. SIGINT or SIGTERM stop the server.\n"
+    "port when 0 was asked), and 'metrics ADDRESS:PORT' for --metrics. Logs go to stderr.\n"
+    "SIGHUP reloads the secrets file and the certificate: parked connections of removed\n"
+    "or rotated UUIDs are closed, open tunnels stay. SIGINT or SIGTERM stop the server.\n"
     "\n"
     "Exit status:\n"
     "  0  stopped by a signal\n"
@@ -61,7 +63,11 @@ std::optional<options> parse_options(int argc, char** argv) {
       ("notify-timeout", po::value<double>()->value_name("SECONDS")->default_value(10),
        "deadline for a hidden server's answer to an arrival notice (then 504)")
       ("keepalive", po::value<double>()->value_name("SECONDS")->default_value(20),
-       "TCP keepalive idle time on parked connections");
+       "TCP keepalive idle time on parked connections")
+      ("metrics", po::value<std::string>()->value_name("HOST:PORT"),
+       "serve Prometheus metrics at http://HOST:PORT/metrics (plain HTTP: use loopback)")
+      ("user", po::value<std::string>()->value_name("NAME"),
+       "after binding, run as this user (rvserver must start as root)");
   po::variables_map vm;
   if (!rv::cli::parse(argc, argv, desc, {}, {"rvserver", synopsis, epilogue}, vm)) return std::nullopt;
 
@@ -93,6 +99,13 @@ std::optional<options> parse_options(int argc, char** argv) {
   o.head_timeout = secs("head-timeout");
   o.notify_timeout = secs("notify-timeout");
   o.keepalive = secs("keepalive");
+  if (vm.count("metrics")) {
+    const auto& text = vm["metrics"].as<std::string>();
+    auto ep = rv::parse_endpoint(text);
+    if (!ep) throw rv::config_error("--metrics expects HOST:PORT, got '" + text + "'");
+    o.metrics = *ep;
+  }
+  if (vm.count("user")) o.user = vm["user"].as<std::string>();
   return o;
 }
 

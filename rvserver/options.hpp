@@ -20,6 +20,8 @@ struct options {
   std::chrono::seconds head_timeout{10};
   std::chrono::seconds notify_timeout{10};     // the hidden server's answer to an arrival notice
   std::chrono::seconds keepalive{20};
+  std::optional<rv::endpoint_spec> metrics;  // Prometheus endpoint (plain HTTP)
+  std::string user;                          // run as this user after binding
 };
 
 // nullopt when --help or --version was printed. Throws rv::config_error.

@@ -56,6 +56,19 @@ awaitable<parked_ptr> registry::take(const std::string& uuid, std::chrono::milli
   }
 }
 
+std::vector<parked_ptr> registry::evict(const std::string& uuid) {
+  std::vector<parked_ptr> out;
+  auto it = slots_.find(uuid);
+  if (it == slots_.end()) return out;
+  for (auto& p : it->second.parked) {
+    p->taken = true;  // the watching session lets go
+    out.push_back(p);
+  }
+  it->second.parked.clear();
+  forget_if_empty(uuid);
+  return out;
+}
+
 std::size_t registry::parked(const std::string& uuid) const {
   auto it = slots_.find(uuid);
   return it == slots_.end() ? 0 : it->second.parked.size();

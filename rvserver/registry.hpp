@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "rv/asio.hpp"
 #include "rv/tls_stream.hpp"
@@ -45,6 +46,18 @@ class registry {
   awaitable<parked_ptr> take(const std::string& uuid, std::chrono::milliseconds grace);
 
   std::size_t parked(const std::string& uuid) const;
+
+  // Calls f(uuid, parked count) for every UUID with parked connections.
+  template <class F>
+  void for_each_uuid(F f) const {
+    for (const auto& [uuid, s] : slots_)
+      if (!s.parked.empty()) f(uuid, s.parked.size());
+  }
+
+  // Takes every parked connection of the UUID out (its secret was removed or
+  // rotated) and returns them for the caller to close. Tunnels are not parked,
+  // so live ones are untouched.
+  std::vector<parked_ptr> evict(const std::string& uuid);
 
  private:
   struct slot {

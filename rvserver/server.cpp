@@ -1,10 +1,17 @@
 // rvserver: accept, handshake, read one head, then park, pair or refuse.
 #include "server.hpp"
 
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 
+#include "metrics.hpp"
 #include "registry.hpp"
 #include "rv/error.hpp"
 #include "rv/io.hpp"
@@ -22,19 +29,23 @@ using namespace std::chrono_literals;
 
 // Everything sessions share. It outlives every session: run() owns it and
 // the io_context that runs them, and the server is single-threaded.
+// SIGHUP replaces `tls` and `secrets`; a session reads them only between
+// awaits, and a tls_stream keeps its own reference to the context it began with.
 struct server_state {
   const options& opts;
   ssl_ctx_ptr tls;
   secrets_table secrets;
   registry parking;
   head_limits limits;
+  metrics stats;
   std::uint64_t next_id = 1;
 };
 
-// What one client session knows about itself, for log lines.
+// What one client session knows about itself, for log lines and metrics.
 struct conn_info {
   std::uint64_t id;
   std::string peer;
+  steady_clock::time_point head_at{};  // when its request head was read
 };
 
 // Writes an answer, half-closes, and waits briefly for the peer to close:
@@ -48,7 +59,8 @@ awaitable<void> answer_then_close(byte_stream& s, std::string answer) {
   for (int i = 0; i < 64 && !ec; ++i) co_await s.read_some(asio::buffer(sink), ec);
 }
 
-awaitable<void> refuse(byte_stream& s, const conn_info& c, int status, std::string diagnostic) {
+awaitable<void> refuse(server_state& st, byte_stream& s, const conn_info& c, int status, std::string diagnostic) {
+  ++st.stats.answers[status];
   log::info("conn=", c.id, " peer=", c.peer, " status=", status, " ", diagnostic);
   co_await within(5s, answer_then_close(s, error_response(status, diagnostic)));
 }
@@ -67,11 +79,12 @@ awaitable<void> register_hidden(std::unique_ptr<tls_stream> stream, std::string&
   if (!ok) {
     log::warn("conn=", c.id, " peer=", c.peer, " uuid=", req.uuid,
               " registration refused (401): unknown UUID or wrong token");
+    ++st.stats.answers[401];
     co_await within(5s, answer_then_close(*stream, error_response(401, "unknown UUID or wrong token")));
     co_return;
   }
   if (!leftover.empty()) {
-    co_await refuse(*stream, c, 409, "the hidden server sent bytes after its CONNECT head before the answer");
+    co_await refuse(st, *stream, c, 409, "the hidden server sent bytes after its CONNECT head before the answer");
     co_return;
   }
   std::string answer = "HTTP/1.1 200 OK\r\n";
@@ -87,6 +100,7 @@ awaitable<void> register_hidden(std::unique_ptr<tls_stream> stream, std::string&
   p->notify = req.wants_notify;
   p->peer = c.peer;
   p->id = c.id;
+  ++st.stats.registrations;
   if (auto evicted = st.parking.park(req.uuid, p)) {
     log::info("conn=", evicted->id, " uuid=", req.uuid, " closing the oldest parked connection (over --max-parked)");
     evicted->taken = true;
@@ -125,12 +139,12 @@ awaitable<notice_outcome> notify_stream(byte_stream& client, tls_stream& hidden,
   response_head head;
   auto r = co_await within(st.opts.notify_timeout, read_head(hidden, hidden_buf, head, st.limits, ec));
   if (!r) {
-    co_await refuse(client, c, 504, "the hidden server for " + uuid + " did not answer the arrival notice in time");
+    co_await refuse(st, client, c, 504, "the hidden server for " + uuid + " did not answer the arrival notice in time");
     co_return notice_outcome::answered;
   }
   if (ec) co_return notice_outcome::dead;
   if (r->status != parse_status::good) {
-    co_await refuse(client, c, 502, "the hidden server for " + uuid + " sent a malformed answer");
+    co_await refuse(st, client, c, 502, "the hidden server for " + uuid + " sent a malformed answer");
     co_return notice_outcome::answered;
   }
   if (head.status == 200) co_return notice_outcome::go;
@@ -138,6 +152,7 @@ awaitable<notice_outcome> notify_stream(byte_stream& client, tls_stream& hidden,
   std::string body;
   if (auto got = co_await within(2s, read_small_body(hidden, hidden_buf, head))) body = *got;
   log::info("conn=", c.id, " peer=", c.peer, " uuid=", uuid, " status=502 hidden server answered ", head.status);
+  ++st.stats.answers[502];
   std::string answer = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: " +
                        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   if (body.empty())
@@ -147,8 +162,8 @@ awaitable<notice_outcome> notify_stream(byte_stream& client, tls_stream& hidden,
 }
 
 // `forwarded` counts the client's bytes already passed on (an HTTP request head).
-awaitable<void> tunnel(byte_stream& client, std::string& client_buf, parked_ptr p, std::string& hidden_buf,
-                       const conn_info& c, const std::string& uuid, std::string_view mode,
+awaitable<void> tunnel(server_state& st, byte_stream& client, std::string& client_buf, parked_ptr p,
+                       std::string& hidden_buf, const conn_info& c, const std::string& uuid, std::string_view mode,
                        std::size_t forwarded = 0) {
   auto& hidden = *p->stream;
   error_code ec;
@@ -161,7 +176,14 @@ awaitable<void> tunnel(byte_stream& client, std::string& client_buf, parked_ptr 
     co_return;
   }
   log::info("conn=", c.id, " peer=", c.peer, " uuid=", uuid, " hidden=", p->peer, " mode=", mode, " tunnel open");
-  auto r = co_await relay(client, hidden);
+  auto& stats = st.stats;
+  ++stats.pairings;
+  stats.observe_pairing_latency(std::chrono::duration<double>(steady_clock::now() - c.head_at).count());
+  stats.bytes_up += forwarded + client_buf.size();
+  stats.bytes_down += hidden_buf.size();
+  ++stats.tunnels_open;
+  auto r = co_await relay(client, hidden, &stats.bytes_up, &stats.bytes_down);
+  --stats.tunnels_open;
   log::info("conn=", c.id, " uuid=", uuid, " tunnel closed up=", forwarded + client_buf.size() + r.a_to_b,
             " down=", r.b_to_a + hidden_buf.size(), error_note(r.error));
 }
@@ -175,7 +197,7 @@ awaitable<void> serve_stream_client(tls_stream& client, std::string& client_buf,
   for (int attempt = 0; attempt < max_pairing_attempts; ++attempt) {
     auto p = co_await st.parking.take(uuid, st.opts.grace);
     if (!p) {
-      co_await refuse(client, c, 404, "UUID not registered");
+      co_await refuse(st, client, c, 404, "UUID not registered");
       co_return;
     }
     std::string hidden_buf;
@@ -191,10 +213,10 @@ awaitable<void> serve_stream_client(tls_stream& client, std::string& client_buf,
     static constexpr std::string_view ok = "HTTP/1.1 200 OK\r\n\r\n";
     co_await client.write_all(asio::buffer(ok), ec);
     if (ec) co_return;
-    co_await tunnel(client, client_buf, std::move(p), hidden_buf, c, uuid, "stream");
+    co_await tunnel(st, client, client_buf, std::move(p), hidden_buf, c, uuid, "stream");
     co_return;
   }
-  co_await refuse(client, c, 502, "no live hidden server connection for " + uuid);
+  co_await refuse(st, client, c, 502, "no live hidden server connection for " + uuid);
 }
 
 awaitable<void> serve_http_client(tls_stream& client, std::string& client_buf, const request_head& head,
@@ -203,7 +225,7 @@ awaitable<void> serve_http_client(tls_stream& client, std::string& client_buf, c
   for (int attempt = 0; attempt < max_pairing_attempts; ++attempt) {
     auto p = co_await st.parking.take(uuid, st.opts.grace);
     if (!p) {
-      co_await refuse(client, c, 404, "UUID not registered");
+      co_await refuse(st, client, c, 404, "UUID not registered");
       co_return;
     }
     error_code ec;
@@ -215,22 +237,25 @@ awaitable<void> serve_http_client(tls_stream& client, std::string& client_buf, c
       continue;
     }
     std::string hidden_buf;
-    co_await tunnel(client, client_buf, std::move(p), hidden_buf, c, uuid, "http", request.size());
+    co_await tunnel(st, client, client_buf, std::move(p), hidden_buf, c, uuid, "http", request.size());
     co_return;
   }
-  co_await refuse(client, c, 502, "no live hidden server connection for " + uuid);
+  co_await refuse(st, client, c, 502, "no live hidden server connection for " + uuid);
 }
 
 awaitable<void> session(tcp::socket socket, server_state& st) {
-  const conn_info c{st.next_id++, peer_string(socket)};
+  conn_info c{st.next_id++, peer_string(socket)};
+  ++st.stats.connections;
   auto stream = std::make_unique<tls_stream>(std::move(socket), st.tls, tls_stream::role::server);
   error_code ec;
   if (!co_await within(st.opts.handshake_timeout, stream->handshake(ec))) {
     log::info("conn=", c.id, " peer=", c.peer, " TLS handshake timed out");
+    ++st.stats.handshake_failures;
     co_return;
   }
   if (ec) {
     log::info("conn=", c.id, " peer=", c.peer, " TLS handshake failed: ", stream->failure_reason());
+    ++st.stats.handshake_failures;
     co_return;
   }
   std::string buf;
@@ -238,7 +263,7 @@ awaitable<void> session(tcp::socket socket, server_state& st) {
   auto parsed = co_await within(st.opts.head_timeout, read_head(*stream, buf, head, st.limits, ec));
   if (!parsed) {
     log::info("conn=", c.id, " peer=", c.peer, " no request head in time");
-    co_await refuse(*stream, c, 408, "no request head in time");
+    co_await refuse(st, *stream, c, 408, "no request head in time");
     co_return;
   }
   if (ec) {
@@ -246,14 +271,15 @@ awaitable<void> session(tcp::socket socket, server_state& st) {
     co_return;
   }
   if (parsed->status == parse_status::bad) {
-    co_await refuse(*stream, c, 400, "malformed request head: " + parsed->error);
+    co_await refuse(st, *stream, c, 400, "malformed request head: " + parsed->error);
     co_return;
   }
   if (parsed->status == parse_status::too_large) {
     // PROTOCOL.md, Transport: a head over the limits is a 400 (not 431).
-    co_await refuse(*stream, c, 400, "request head too large: " + parsed->error);
+    co_await refuse(st, *stream, c, 400, "request head too large: " + parsed->error);
     co_return;
   }
+  c.head_at = steady_clock::now();
   auto req = classify(head);
   switch (req.kind) {
     case request_kind::register_hidden:
@@ -267,10 +293,11 @@ awaitable<void> session(tcp::socket socket, server_state& st) {
       break;
     case request_kind::challenge:
       log::info("conn=", c.id, " peer=", c.peer, " status=401 HTTP request without a UUID: digest challenge");
+      ++st.stats.answers[401];
       co_await within(5s, answer_then_close(*stream, digest_challenge_response()));
       break;
     case request_kind::refused:
-      co_await refuse(*stream, c, req.status, req.diagnostic);
+      co_await refuse(st, *stream, c, req.status, req.diagnostic);
       break;
   }
 }
@@ -296,12 +323,91 @@ tcp::endpoint resolve_listen(asio::io_context& io, const endpoint_spec& spec) {
   tcp::resolver resolver(io);
   auto results = resolver.resolve(spec.host, std::to_string(spec.port), ec);
   if (ec || results.empty())
-    throw config_error("cannot resolve --listen host '" + spec.host + "': " + ec.message());
+    throw config_error("cannot resolve listen host '" + spec.host + "': " + ec.message());
   return results.begin()->endpoint();
 }
 
 std::string endpoint_string(const tcp::endpoint& ep) {
   return to_string(endpoint_spec{ep.address().to_string(), ep.port()});
+}
+
+// Binds and listens; prints "WHAT ADDRESS:PORT" on stdout (the real port when
+// 0 was asked) for scripts and tests to read.
+std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const endpoint_spec& spec, const char* what) {
+  auto ep = resolve_listen(io, spec);
+  auto acceptor = std::make_unique<tcp::acceptor>(io);
+  acceptor->open(ep.protocol());
+  acceptor->set_option(asio::socket_base::reuse_address(true));
+  // "[::]" means IPv6 only, as in nginx: listen on 0.0.0.0 too for IPv4.
+  if (ep.address().is_v6()) acceptor->set_option(asio::ip::v6_only(true));
+  error_code ec;
+  acceptor->bind(ep, ec);
+  if (ec) throw exit_error(exit_code::failure, "cannot listen on " + to_string(spec) + ": " + ec.message());
+  acceptor->listen(asio::socket_base::max_listen_connections);
+  auto bound = endpoint_string(acceptor->local_endpoint());
+  std::cout << what << ' ' << bound << std::endl;
+  log::info(what, " on ", bound);
+  return acceptor;
+}
+
+bool same_secret(const totp_params& a, const totp_params& b) {
+  return a.key == b.key && a.step == b.step && a.digits == b.digits;
+}
+
+// SIGHUP: new secrets and certificate for new connections. Parked connections
+// of removed or rotated UUIDs are closed (their hidden servers register again
+// with the new secret, or stop); open tunnels are never touched. A file that
+// fails to load leaves the running configuration as it was.
+void reload(server_state& st) {
+  secrets_table fresh;
+  ssl_ctx_ptr tls;
+  try {
+    fresh = load_secrets_file(st.opts.secrets_file);
+    tls = make_server_context(st.opts.cert_file, st.opts.key_file);
+  } catch (const std::exception& e) {
+    log::error("reload failed, still running with the previous configuration: ", e.what());
+    return;
+  }
+  std::size_t closed = 0;
+  for (const auto& [uuid, old] : st.secrets) {
+    auto it = fresh.find(uuid);
+    const bool removed = it == fresh.end();
+    if (!removed && same_secret(it->second.params, old.params)) continue;
+    auto evicted = st.parking.evict(uuid);
+    for (auto& p : evicted) p->stream->abort();
+    closed += evicted.size();
+    log::info("uuid=", uuid, removed ? " removed" : " rotated", ": closed ", evicted.size(), " parked connections");
+  }
+  st.secrets = std::move(fresh);
+  st.tls = std::move(tls);
+  log::info("reloaded ", st.opts.secrets_file, " (", st.secrets.size(), " UUIDs) and ", st.opts.cert_file,
+            "; closed ", closed, " parked connections");
+}
+
+awaitable<void> reload_on_hangup(asio::signal_set& hangup, server_state& st) {
+  for (;;) {
+    auto [ec, sig] = co_await hangup.async_wait(nothrow);
+    if (ec) co_return;
+    log::info("signal ", sig, ": reloading");
+    reload(st);
+  }
+}
+
+// After binding (ports below 1024 need root), run as `user`: a compromise of
+// the server process then holds no root. Files reloaded on SIGHUP must be
+// readable by that user.
+void drop_privileges(const std::string& user) {
+  errno = 0;
+  const passwd* pw = ::getpwnam(user.c_str());
+  if (!pw) throw config_error("--user " + user + ": no such user");
+  if (::geteuid() != 0) {
+    if (::geteuid() == pw->pw_uid) return;
+    throw config_error("--user " + user + " needs rvserver to start as root");
+  }
+  if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0)
+    throw exit_error(exit_code::failure, "cannot switch to user " + user + ": " + std::strerror(errno));
+  if (::setuid(0) == 0) throw exit_error(exit_code::failure, "could regain root after switching to " + user);
+  log::info("running as user ", user);
 }
 
 }  // namespace
@@ -313,29 +419,23 @@ int run(const options& opts) {
   auto tls = make_server_context(opts.cert_file, opts.key_file);
 
   asio::io_context io(1);
-  server_state st{opts, tls, std::move(secrets), registry(opts.max_parked_per_uuid), {}};
+  server_state st{opts, tls, std::move(secrets), registry(opts.max_parked_per_uuid), {}, {}};
+  log::info(st.secrets.size(), " UUIDs in ", opts.secrets_file);
 
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  for (const auto& spec : opts.listen) {
-    auto ep = resolve_listen(io, spec);
-    auto acceptor = std::make_unique<tcp::acceptor>(io);
-    acceptor->open(ep.protocol());
-    acceptor->set_option(asio::socket_base::reuse_address(true));
-    // "[::]" means IPv6 only, as in nginx: listen on 0.0.0.0 too for IPv4.
-    if (ep.address().is_v6()) acceptor->set_option(asio::ip::v6_only(true));
-    error_code ec;
-    acceptor->bind(ep, ec);
-    if (ec) throw exit_error(exit_code::failure, "cannot listen on " + to_string(spec) + ": " + ec.message());
-    acceptor->listen(asio::socket_base::max_listen_connections);
-    auto bound = endpoint_string(acceptor->local_endpoint());
-    std::cout << "listening " << bound << std::endl;
-    log::info("listening on ", bound, " (", st.secrets.size(), " UUIDs)");
-    acceptors.push_back(std::move(acceptor));
-  }
+  for (const auto& spec : opts.listen) acceptors.push_back(open_acceptor(io, spec, "listening"));
+  std::unique_ptr<tcp::acceptor> metrics_acceptor;
+  if (opts.metrics) metrics_acceptor = open_acceptor(io, *opts.metrics, "metrics");
+  if (!opts.user.empty()) drop_privileges(opts.user);
+
   for (auto& a : acceptors) asio::co_spawn(io, accept_loop(*a, st), asio::detached);
+  if (metrics_acceptor)
+    asio::co_spawn(io, serve_metrics(*metrics_acceptor, st.stats, st.parking), asio::detached);
 
   asio::signal_set signals(io);
   stop_on_signals(io, signals);
+  asio::signal_set hangup(io, SIGHUP);
+  asio::co_spawn(io, reload_on_hangup(hangup, st), asio::detached);
   io.run();
   return exit_code::ok;
 }

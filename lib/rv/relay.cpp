@@ -8,7 +8,8 @@ namespace rv {
 namespace {
 constexpr std::size_t relay_chunk = 32 * 1024;
 
-awaitable<void> copy(byte_stream& from, byte_stream& to, std::uint64_t& count, error_code& first_error) {
+awaitable<void> copy(byte_stream& from, byte_stream& to, std::uint64_t& count, std::uint64_t* live,
+                     error_code& first_error) {
   auto buf = std::make_unique<char[]>(relay_chunk);
   for (;;) {
     error_code ec;
@@ -23,6 +24,7 @@ awaitable<void> copy(byte_stream& from, byte_stream& to, std::uint64_t& count, e
         co_return;
       }
       count += n;
+      if (live) *live += n;
     }
     if (ec == asio::error::eof) {
       error_code sec;
@@ -44,9 +46,11 @@ awaitable<void> copy(byte_stream& from, byte_stream& to, std::uint64_t& count, e
 }
 }  // namespace
 
-awaitable<relay_result> relay(byte_stream& a, byte_stream& b) {
+awaitable<relay_result> relay(byte_stream& a, byte_stream& b, std::uint64_t* live_a_to_b,
+                              std::uint64_t* live_b_to_a) {
   relay_result result;
-  co_await (copy(a, b, result.a_to_b, result.error) && copy(b, a, result.b_to_a, result.error));
+  co_await (copy(a, b, result.a_to_b, live_a_to_b, result.error) &&
+            copy(b, a, result.b_to_a, live_b_to_a, result.error));
   co_return result;
 }
 

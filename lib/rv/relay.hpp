@@ -17,7 +17,9 @@ struct relay_result {
   error_code error;  // the first abort, if any; empty when both ends closed cleanly
 };
 
-// Both streams must outlive the relay; the caller owns them.
-awaitable<relay_result> relay(byte_stream& a, byte_stream& b);
+// Both streams must outlive the relay; the caller owns them. Where given,
+// the live counters grow as bytes are delivered (for metrics of long tunnels).
+awaitable<relay_result> relay(byte_stream& a, byte_stream& b, std::uint64_t* live_a_to_b = nullptr,
+                              std::uint64_t* live_b_to_a = nullptr);
 
 }  // namespace rv

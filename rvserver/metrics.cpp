@@ -1,0 +1,99 @@
+// Counting, and rendering for Prometheus.
+#include "metrics.hpp"
+
+#include <sstream>
+
+#include "rv/io.hpp"
+#include "rv/protocol.hpp"
+
+namespace rvserver {
+
+using namespace rv;
+
+void metrics::observe_pairing_latency(double seconds) {
+  ++latency_count;
+  latency_sum += seconds;
+  for (std::size_t i = 0; i < latency_bounds.size(); ++i) {
+    if (seconds <= latency_bounds[i]) {
+      ++latency_buckets[i];
+      return;
+    }
+  }
+}
+
+namespace {
+void family(std::ostringstream& out, const char* name, const char* type, const char* help) {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+}
+}  // namespace
+
+std::string metrics::render(const registry& parking) const {
+  std::ostringstream out;
+  family(out, "rv_connections_total", "counter", "TCP connections accepted.");
+  out << "rv_connections_total " << connections << '\n';
+  family(out, "rv_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.");
+  out << "rv_tls_handshake_failures_total " << handshake_failures << '\n';
+  family(out, "rv_registrations_total", "counter", "Hidden-server connections accepted and parked.");
+  out << "rv_registrations_total " << registrations << '\n';
+  family(out, "rv_parked_connections", "gauge", "Parked hidden-server connections per UUID.");
+  std::size_t parked_total = 0;
+  parking.for_each_uuid([&](const std::string& uuid, std::size_t n) {
+    out << "rv_parked_connections{uuid=\"" << uuid << "\"} " << n << '\n';  // UUIDs need no escaping
+    parked_total += n;
+  });
+  family(out, "rv_parked_connections_total", "gauge", "Parked hidden-server connections, all UUIDs.");
+  out << "rv_parked_connections_total " << parked_total << '\n';
+  family(out, "rv_pairings_total", "counter", "Tunnels opened (a client paired with a parked connection).");
+  out << "rv_pairings_total " << pairings << '\n';
+  family(out, "rv_tunnels_open", "gauge", "Tunnels open now.");
+  out << "rv_tunnels_open " << tunnels_open << '\n';
+  family(out, "rv_tunnel_bytes_total", "counter", "Bytes relayed through tunnels.");
+  out << "rv_tunnel_bytes_total{direction=\"up\"} " << bytes_up << '\n';
+  out << "rv_tunnel_bytes_total{direction=\"down\"} " << bytes_down << '\n';
+  family(out, "rv_error_answers_total", "counter", "Error answers sent, by HTTP status.");
+  for (int status : {400, 401, 403, 404, 407, 408, 409, 429, 502, 503, 504}) {
+    auto it = answers.find(status);
+    out << "rv_error_answers_total{status=\"" << status << "\"} " << (it == answers.end() ? 0 : it->second)
+        << '\n';
+  }
+  family(out, "rv_pairing_latency_seconds", "histogram", "From a client's request head to its tunnel opening.");
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < latency_bounds.size(); ++i) {
+    cumulative += latency_buckets[i];
+    out << "rv_pairing_latency_seconds_bucket{le=\"" << latency_bounds[i] << "\"} " << cumulative << '\n';
+  }
+  out << "rv_pairing_latency_seconds_bucket{le=\"+Inf\"} " << latency_count << '\n';
+  out << "rv_pairing_latency_seconds_sum " << latency_sum << '\n';
+  out << "rv_pairing_latency_seconds_count " << latency_count << '\n';
+  return out.str();
+}
+
+namespace {
+std::string metrics_answer(const request_head& head, const metrics& stats, const registry& parking) {
+  if (head.method != "GET" || (head.target != "/metrics" && !head.target.starts_with("/metrics?")))
+    return error_response(404, "try GET /metrics");
+  auto body = stats.render(parking);
+  return "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}
+
+awaitable<void> answer_scrape(tcp::socket socket, const metrics& stats, const registry& parking) {
+  tcp_stream s(std::move(socket));
+  std::string buf;
+  request_head head;
+  error_code ec;
+  auto parsed = co_await within(std::chrono::seconds(5), read_head(s, buf, head, {}, ec));
+  if (!parsed || ec || parsed->status != parse_status::good) co_return;
+  auto answer = metrics_answer(head, stats, parking);
+  co_await within(std::chrono::seconds(5), s.write_all(asio::buffer(answer), ec));
+  co_await s.shutdown_send(ec);
+}
+}  // namespace
+
+awaitable<void> serve_metrics(tcp::acceptor& acceptor, const metrics& stats, const registry& parking) {
+  co_await accept_each(acceptor, [&](tcp::socket socket) {
+    asio::co_spawn(acceptor.get_executor(), answer_scrape(std::move(socket), stats, parking), asio::detached);
+  });
+}
+
+}  // namespace rvserver

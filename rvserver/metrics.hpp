@@ -1,0 +1,43 @@
+// What rvserver counts, and the Prometheus text endpoint (--metrics) that
+// shows it. Counters are plain integers: the server is single-threaded.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "registry.hpp"
+#include "rv/asio.hpp"
+
+namespace rvserver {
+
+struct metrics {
+  std::uint64_t connections = 0;         // accepted TCP connections
+  std::uint64_t handshake_failures = 0;  // TLS handshakes that failed or timed out
+  std::uint64_t registrations = 0;       // hidden-server connections parked
+  std::uint64_t pairings = 0;            // tunnels opened
+  std::uint64_t tunnels_open = 0;        // live now
+  std::uint64_t bytes_up = 0;            // client -> hidden server
+  std::uint64_t bytes_down = 0;          // hidden server -> client
+  std::map<int, std::uint64_t> answers;  // error answers by status (401, 404, 429, ...)
+
+  // Time from a client's request head to its tunnel opening.
+  static constexpr std::array<double, 12> latency_bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                         0.1,   0.25,   0.5,   1,    2.5,   5};
+  std::array<std::uint64_t, latency_bounds.size()> latency_buckets{};  // non-cumulative
+  std::uint64_t latency_count = 0;
+  double latency_sum = 0;
+
+  void observe_pairing_latency(double seconds);
+
+  // The Prometheus text exposition format (version 0.0.4), with the parked
+  // connections per UUID taken from `parking`.
+  std::string render(const registry& parking) const;
+};
+
+// Serves GET /metrics on `acceptor` (plain HTTP: bind it to loopback or a
+// private address) until the acceptor closes. `stats` and `parking` must
+// outlive it.
+rv::awaitable<void> serve_metrics(rv::tcp::acceptor& acceptor, const metrics& stats, const registry& parking);
+
+}  // namespace rvserver
