@@ -84,7 +84,7 @@ awaitable<tunnel> open_tunnel(const options& o, const ssl_ctx_ptr& tls) {
     case 404:
       throw exit_error(exit_code::not_registered,
                        "no hidden server is registered for " + o.uuid + " at " + server + detail +
-                           "; is rvhidden running there?");
+                           "; is rvhidden running there?" + o.names_note);
     case 502:
       throw exit_error(exit_code::service_down, "the hidden side could not reach its local service" + detail);
     case 504:

@@ -1,8 +1,12 @@
-// rvconnect's command line and config file.
+// rvconnect's command line, environment, config files and names file.
 #include "options.hpp"
 
 #include "rv/cli.hpp"
+#include <filesystem>
+
 #include "rv/error.hpp"
+#include "rv/log.hpp"
+#include "rv/names.hpp"
 #include "rv/protocol.hpp"
 
 namespace rvconnect {
@@ -11,12 +15,13 @@ namespace po = boost::program_options;
 
 namespace {
 constexpr std::string_view synopsis =
-    "  rvconnect --server HOST:PORT [options] UUID\n"
-    "  rvconnect --server HOST:PORT --listen [HOST:]PORT [options] UUID\n"
+    "  rvconnect [--server HOST:PORT] [options] UUID|NAME\n"
+    "  rvconnect [--server HOST:PORT] --listen [HOST:]PORT [options] UUID|NAME\n"
     "\n"
     "Reaches the service behind the hidden server registered as UUID, through the\n"
     "rendezvous server. Without --listen it is netcat on stdin/stdout, fit for an\n"
-    "OpenSSH ProxyCommand; with --listen it tunnels each local TCP connection.\n";
+    "OpenSSH ProxyCommand; with --listen it tunnels each local TCP connection.\n"
+    "A NAME is looked up in the names file, which maps it to a UUID (and a server).\n";
 
 constexpr std::string_view epilogue =
     "Examples:\n"
@@ -24,8 +29,25 @@ constexpr std::string_view epilogue =
     "  Host home\n"
     "      ProxyCommand rvconnect --server rv.example.com:8899 UUID\n"
     "\n"
+    "  # or, for a whole fleet: 'ssh home.rv' reaches the NAME 'home' of the names file\n"
+    "  Host *.rv\n"
+    "      ProxyCommand rvconnect %h\n"
+    "\n"
     "  rvconnect --server rv.example.com:8899 UUID < request > reply\n"
     "  rvconnect --server rv.example.com:8899 --listen 2222 UUID &   # then: ssh -p 2222 localhost\n"
+    "\n"
+    "Defaults: each option is taken from the first of these that sets it:\n"
+    "  1. the command line\n"
+    "  2. the environment: RV_SERVER, RV_CA_FILE, RV_PIN, RV_SERVER_NAME, RV_NAMES\n"
+    "  3. the --config file\n"
+    "  4. $XDG_CONFIG_HOME/rendezvous/rvconnect.conf (XDG_CONFIG_HOME defaults to ~/.config),\n"
+    "     read when it exists; same 'name = value' lines as --config\n"
+    "\n"
+    "Names file: --names, else $XDG_CONFIG_HOME/rendezvous/names when it exists. Lines\n"
+    "'NAME UUID [SERVER:PORT]', '#' comments. The argument is looked up as a NAME (case\n"
+    "aside), then without its last dot-suffix ('home.rv', then 'home'); when no name\n"
+    "matches, it is used as the UUID itself. A name's SERVER replaces the configured\n"
+    "--server (a --server on the command line still wins); the trust options apply to it.\n"
     "\n"
     "The server's certificate is checked against the system CA store unless --ca-file or\n"
     "--pin is given; there is no way to skip the check. --listen without a host binds\n"
@@ -34,30 +56,99 @@ constexpr std::string_view epilogue =
     "Exit status:\n"
     "  0  the tunnel ended cleanly\n"
     "  1  runtime failure (network, TLS, the tunnel was aborted)\n"
-    "  2  bad usage or configuration\n"
+    "  2  bad usage or configuration (also: an argument that is neither a NAME nor a UUID)\n"
     "  3  no hidden server is registered for UUID (404)\n"
     "  4  the hidden side could not reach its local service (502, 504)\n"
     "  5  the rendezvous server refused the request otherwise\n";
+
+// 8-4-4-4-12 hex digits: what a 404 need not explain when no name matched.
+bool canonical_uuid(std::string_view text) {
+  if (text.size() != 36) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (dash ? c != '-' : !hex) return false;
+  }
+  return true;
+}
+
+// The names file: --names (which must exist), else the user's when present.
+struct names_source {
+  std::string path;  // searched, or would have been; empty without HOME
+  bool loaded = false;
+  rv::names_table table;
+};
+
+names_source load_names(const po::variables_map& vm) {
+  names_source n;
+  if (vm.count("names")) {
+    n.path = vm["names"].as<std::string>();
+  } else {
+    const auto dir = rv::cli::user_config_dir();
+    if (dir.empty()) return n;
+    n.path = (dir / "names").string();
+    std::error_code ec;
+    if (!std::filesystem::exists(n.path, ec)) return n;
+  }
+  n.table = rv::load_names_file(n.path);
+  n.loaded = true;
+  return n;
+}
 }  // namespace
 
 std::optional<options> parse_options(int argc, char** argv) {
   po::options_description desc("rvconnect options");
   rv::cli::add_server_access_options(desc);
   desc.add_options()
-      ("uuid,u", po::value<std::string>()->value_name("UUID"), "the hidden server to reach (or as the argument)")
+      ("uuid,u", po::value<std::string>()->value_name("UUID|NAME"),
+       "the hidden server to reach: a UUID, or a NAME of the names file (or as the argument)")
       ("listen,l", po::value<std::string>()->value_name("[HOST:]PORT"),
-       "accept local TCP connections here and tunnel each (host defaults to 127.0.0.1)");
+       "accept local TCP connections here and tunnel each (host defaults to 127.0.0.1)")
+      ("names", po::value<std::string>()->value_name("FILE"),
+       "the names file: NAME UUID [SERVER:PORT] lines (default: names in the user config dir)");
   po::positional_options_description positional;
   positional.add("uuid", 1);
+  const rv::cli::default_sources defaults{{{"RV_SERVER", "server"},
+                                           {"RV_CA_FILE", "ca-file"},
+                                           {"RV_PIN", "pin"},
+                                           {"RV_SERVER_NAME", "server-name"},
+                                           {"RV_NAMES", "names"}},
+                                          "rvconnect.conf"};
+  rv::cli::parse_report report;
   po::variables_map vm;
-  if (!rv::cli::parse(argc, argv, desc, positional, {"rvconnect", synopsis, epilogue, "warn"}, vm))
+  if (!rv::cli::parse(argc, argv, desc, positional, {"rvconnect", synopsis, epilogue, "warn"}, vm, defaults,
+                      &report))
     return std::nullopt;
 
+  if (!vm.count("uuid")) throw rv::config_error("name the UUID or NAME to reach (try 'rvconnect --help')");
+  const auto target = vm["uuid"].as<std::string>();
+  const auto names = load_names(vm);
+  auto resolved = rv::resolve_target(names.table, target);
+  if (!resolved) {
+    if (names.loaded)
+      throw rv::config_error("'" + target + "' is neither a name in " + names.path + " nor a valid UUID");
+    if (names.path.empty())
+      throw rv::config_error("'" + target + "' is not a valid UUID, and without HOME there is no names file "
+                             "to look it up in (see --names)");
+    throw rv::config_error("'" + target + "' is not a valid UUID, and there is no names file " + names.path +
+                           " to look it up in (see --names)");
+  }
+  const bool named = resolved->line != 0;
+  // The name's server is more specific than a configured default, but a
+  // --server typed on the command line is the user's last word.
+  const rv::endpoint_spec* name_server = nullptr;
+  if (resolved->server && !report.from_command_line.count("server")) name_server = &*resolved->server;
+
   options o;
-  static_cast<rv::cli::server_access&>(o) = rv::cli::read_server_access(vm, "rvconnect");
-  if (!vm.count("uuid")) throw rv::config_error("name the UUID to reach (try 'rvconnect --help')");
-  o.uuid = vm["uuid"].as<std::string>();
-  if (!rv::valid_uuid(o.uuid)) throw rv::config_error("'" + o.uuid + "' is not a valid UUID");
+  static_cast<rv::cli::server_access&>(o) = rv::cli::read_server_access(
+      vm, "rvconnect", name_server, report.from_command_line.count("server-name") > 0);
+  o.uuid = resolved->uuid;
+  if (named)
+    rv::log::debug("'", target, "' is uuid=", o.uuid, " (", names.path, ":", resolved->line, ")",
+                   name_server ? " at " + rv::to_string(*name_server) : std::string());
+  else if (names.loaded && !canonical_uuid(target))
+    o.names_note = "; '" + target + "' is not a name in " + names.path + " either";
   if (vm.count("listen")) {
     auto text = vm["listen"].as<std::string>();
     auto l = rv::parse_endpoint(text, "127.0.0.1");

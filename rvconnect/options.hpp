@@ -1,4 +1,5 @@
-// rvconnect's settings, parsed from argv and --config into a plain struct.
+// rvconnect's settings, parsed from argv, the environment, config files and
+// the names file into a plain struct.
 #pragma once
 #include <chrono>
 #include <optional>
@@ -11,6 +12,9 @@ namespace rvconnect {
 // server, server_name, trust, connect_timeout: how to reach the rendezvous server.
 struct options : rv::cli::server_access {
   std::string uuid;
+  // For a 404's message: "; 'x' is not a name in FILE either" when the
+  // argument was taken as a UUID after a names file had no entry for it.
+  std::string names_note;
   std::optional<rv::endpoint_spec> listen;  // local listener mode; else stdin/stdout
   std::chrono::seconds answer_timeout{30};  // the server may wait for a parked connection
 };

@@ -3,6 +3,7 @@
 
 #include <csignal>
 #include <ctime>
+#include <deque>
 #include <random>
 
 #include "rv/error.hpp"
@@ -19,16 +20,24 @@ namespace {
 using namespace rv;
 using namespace std::chrono_literals;
 
-// Shared by every slot and tunnel; run() owns it and outlives them all.
-struct hidden_state {
+// Shared by every service, slot and tunnel; run() owns it and outlives them all.
+struct shared_state {
   const options& opts;
   ssl_ctx_ptr tls;
-  totp_params secret;
   std::string host_header;  // "host:port" as the user wrote --server
-  unsigned pool_size;       // drops to 1 against a seed server (PROTOCOL.md notes)
   std::uint64_t next_tunnel = 1;
-  std::string last_failure;  // repeated failures are logged once, not per slot
   std::mt19937 rng{std::random_device{}()};
+};
+
+// One UUID and its local service, with a pool of slots of its own; run()
+// owns one per service, each outliving its slots and tunnels.
+struct hidden_state {
+  shared_state& shared;
+  const options& opts;  // = shared.opts
+  const service& svc;
+  totp_params secret;
+  unsigned pool_size;        // drops to 1 against a seed server (PROTOCOL.md notes)
+  std::string last_failure;  // repeated failures are logged once, not per slot
 };
 
 // Jittered exponential backoff: spreads reconnections so that a restarted
@@ -67,7 +76,7 @@ void report_failure(hidden_state& st, const std::string& what) {
 
 void report_success(hidden_state& st) {
   if (!st.last_failure.empty()) {
-    log::warn("registered at ", to_string(st.opts.server), " again; uuid=", st.opts.uuid);
+    log::warn("registered at ", to_string(st.opts.server), " again; uuid=", st.svc.uuid);
     st.last_failure.clear();
   }
 }
@@ -78,12 +87,12 @@ std::string bad_gateway(std::string_view diagnostic) { return error_response(502
 // One client's tunnel: dial the local service, answer the notice, relay.
 awaitable<void> serve_arrival(std::unique_ptr<tls_stream> tunnel, std::string first_bytes, std::string mode,
                               std::string client, hidden_state& st) {
-  const auto id = st.next_tunnel++;
+  const auto id = st.shared.next_tunnel++;
   error_code ec;
-  auto local = co_await dial(st.opts.forward, st.opts.connect_timeout, ec);
+  auto local = co_await dial(st.svc.forward, st.opts.connect_timeout, ec);
   if (ec) {
-    auto why = "cannot reach the local service " + to_string(st.opts.forward) + ": " + ec.message();
-    log::warn("tunnel=", id, " client=", client, " ", why);
+    auto why = "cannot reach the local service " + to_string(st.svc.forward) + ": " + ec.message();
+    log::warn("tunnel=", id, " uuid=", st.svc.uuid, " client=", client, " ", why);
     error_code ignored;
     if (mode == "stream" || mode == "http") {
       // In http mode the client speaks HTTP: the same 502 is a fine answer.
@@ -107,7 +116,8 @@ awaitable<void> serve_arrival(std::unique_ptr<tls_stream> tunnel, std::string fi
       co_return;
     }
   }
-  log::info("tunnel=", id, " client=", client, " mode=", mode, " open to ", to_string(st.opts.forward));
+  log::info("tunnel=", id, " uuid=", st.svc.uuid, " client=", client, " mode=", mode, " open to ",
+            to_string(st.svc.forward));
   auto r = co_await relay(*tunnel, service);
   log::info("tunnel=", id, " closed in=", r.a_to_b + first_bytes.size(), " out=", r.b_to_a,
             error_note(r.error));
@@ -133,7 +143,7 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
     co_return park_outcome::failed;
   }
   set_keepalive(socket, o.keepalive);
-  auto stream = std::make_unique<tls_stream>(std::move(socket), st.tls, tls_stream::role::client);
+  auto stream = std::make_unique<tls_stream>(std::move(socket), st.shared.tls, tls_stream::role::client);
   stream->set_server_name(o.server_name);
   stream->set_pins(o.trust.pins);
   if (!co_await within(o.connect_timeout, stream->handshake(ec))) {
@@ -145,7 +155,8 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
     co_return park_outcome::failed;
   }
 
-  const auto request = registration_request(o.uuid, totp(st.secret, std::time(nullptr)), st.host_header, true);
+  const auto& uuid = st.svc.uuid;
+  const auto request = registration_request(uuid, totp(st.secret, std::time(nullptr)), st.shared.host_header, true);
   if (!co_await within(o.connect_timeout, stream->write_all(asio::buffer(request), ec)) || ec) {
     report_failure(st, "lost the connection to " + server + " while registering");
     co_return park_outcome::failed;
@@ -158,20 +169,20 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
     co_return park_outcome::failed;
   }
   if (answer.status == 401) {
-    report_failure(st, "the server refused uuid=" + o.uuid +
+    report_failure(st, "the server refused uuid=" + uuid +
                            " (401): the secret does not match the server's, or this clock is off "
                            "(TOTP needs it within 30 s); check the secrets file and NTP");
     co_return park_outcome::unauthorized;
   }
   if (answer.status != 200) {
     report_failure(st, "the server answered " + std::to_string(answer.status) + " " + answer.reason +
-                           " to the registration of uuid=" + o.uuid);
+                           " to the registration of uuid=" + uuid);
     co_return park_outcome::failed;
   }
   const std::string* notify = answer.find(notify_field);
   const bool notices = notify && *notify == "1";
   report_success(st);
-  log::info("parked uuid=", o.uuid, " slot=", slot, " server=", server, notices ? "" : " (seed server: no notices)");
+  log::info("parked uuid=", uuid, " slot=", slot, " server=", server, notices ? "" : " (seed server: no notices)");
 
   if (notices) {
     // The next thing on this connection is the arrival notice; keepalive
@@ -227,14 +238,14 @@ awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
         }
         [[fallthrough]];
       case park_outcome::lost:
-        pause = wait.next(st.rng);
+        pause = wait.next(st.shared.rng);
         break;
       case park_outcome::failed:
-        pause = wait.next(st.rng);
+        pause = wait.next(st.shared.rng);
         break;
       case park_outcome::unauthorized:
         // Retrying a wrong secret fast helps nobody; it also feeds throttles.
-        pause = std::max(wait.next(st.rng), milliseconds(30000));
+        pause = std::max(wait.next(st.shared.rng), milliseconds(30000));
         break;
     }
     timer.expires_after(pause);
@@ -247,14 +258,20 @@ awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
 int run(const options& opts) {
   std::signal(SIGPIPE, SIG_IGN);
   auto secrets = load_secrets_file(opts.secrets_file);
-  auto entry = secrets.find(opts.uuid);
-  if (entry == secrets.end())
-    throw config_error("no line for uuid " + opts.uuid + " in " + opts.secrets_file);
+  for (const auto& svc : opts.services)
+    if (!secrets.count(svc.uuid)) throw config_error("no line for uuid " + svc.uuid + " in " + opts.secrets_file);
   auto tls = make_client_context(opts.trust);
 
   asio::io_context io(1);
-  hidden_state st{opts, tls, entry->second.params, to_string(opts.server), opts.pool, 1, {}};
-  for (unsigned slot = 0; slot < opts.pool; ++slot) asio::co_spawn(io, pool_slot(st, slot), asio::detached);
+  shared_state shared{opts, tls, to_string(opts.server)};
+  // A deque: the slots hold references to its elements.
+  std::deque<hidden_state> services;
+  for (const auto& svc : opts.services) {
+    services.push_back(hidden_state{shared, opts, svc, secrets.find(svc.uuid)->second.params, opts.pool, {}});
+    log::debug("serving uuid=", svc.uuid, " from ", to_string(svc.forward), " with a pool of ", opts.pool);
+  }
+  for (auto& st : services)
+    for (unsigned slot = 0; slot < opts.pool; ++slot) asio::co_spawn(io, pool_slot(st, slot), asio::detached);
 
   asio::signal_set signals(io);
   stop_on_signals(io, signals);

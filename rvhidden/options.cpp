@@ -1,4 +1,4 @@
-// rvhidden's command line and config file.
+// rvhidden's command line, environment and config files.
 #include "options.hpp"
 
 #include "rv/cli.hpp"
@@ -12,11 +12,16 @@ namespace po = boost::program_options;
 namespace {
 constexpr std::string_view synopsis =
     "  rvhidden --server HOST:PORT --uuid UUID --secrets FILE --forward HOST:PORT [options]\n"
+    "  rvhidden --server HOST:PORT --secrets FILE --service 'UUID HOST:PORT'... [options]\n"
     "\n"
     "Runs on the machine behind NAT. Registers UUID at the rendezvous server with a TOTP\n"
     "token, keeps --pool connections parked there, and relays each arriving client to\n"
     "the local service at --forward. Quiet unless something is wrong (--log-level info\n"
-    "to see each registration). Retries with jittered exponential backoff.\n";
+    "to see each registration). Retries with jittered exponential backoff.\n"
+    "\n"
+    "Several UUIDs, each to its own local service: one --service per UUID instead of\n"
+    "--uuid and --forward (which are the same as a single --service). Each UUID has its\n"
+    "own pool of --pool connections and its own line in the secrets file.\n";
 
 constexpr std::string_view epilogue =
     "Examples:\n"
@@ -24,7 +29,21 @@ constexpr std::string_view epilogue =
     "           --forward 127.0.0.1:22\n"
     "  rvhidden --server 203.0.113.7:8899 --server-name rv.example.com --pin 'sha256//BASE64' ...\n"
     "\n"
-    "The secrets file (mode 0600) holds the line for UUID: 'UUID BASE32SECRET [STEP [DIGITS]]'.\n"
+    "  # ~/.config/rendezvous/rvhidden.conf: sshd and a web app, then just 'rvhidden'\n"
+    "  server = rv.example.com:8899\n"
+    "  secrets = /home/me/.config/rendezvous/secrets\n"
+    "  service = 0b6c1d2e-5f1a-4c3b-9d8e-7f6a5b4c3d2e 127.0.0.1:22\n"
+    "  service = 9a8b7c6d-1e2f-4a3b-8c9d-0e1f2a3b4c5d 127.0.0.1:8080\n"
+    "\n"
+    "Defaults: each option is taken from the first of these that sets it (a repeated\n"
+    "option such as --service takes all its values from that one):\n"
+    "  1. the command line\n"
+    "  2. the environment: RV_SERVER, RV_CA_FILE, RV_PIN, RV_SERVER_NAME, RV_SECRETS\n"
+    "  3. the --config file\n"
+    "  4. $XDG_CONFIG_HOME/rendezvous/rvhidden.conf (XDG_CONFIG_HOME defaults to ~/.config),\n"
+    "     read when it exists; same 'name = value' lines as --config\n"
+    "\n"
+    "The secrets file (mode 0600) holds the line for each UUID: 'UUID BASE32SECRET [STEP [DIGITS]]'.\n"
     "The server's certificate is checked against the system CA store unless --ca-file or\n"
     "--pin is given; there is no way to skip the check.\n"
     "\n"
@@ -32,26 +51,56 @@ constexpr std::string_view epilogue =
     "  0  stopped by SIGINT or SIGTERM\n"
     "  1  runtime failure\n"
     "  2  bad usage or configuration (options, secrets file, CA file)\n";
+
+// "UUID HOST:PORT" (spaces or tabs between) of --service.
+rvhidden::service parse_service(const std::string& text) {
+  const auto bad = [&] {
+    return rv::config_error("--service expects 'UUID HOST:PORT', got '" + text + "'");
+  };
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string::npos) throw bad();
+  const auto gap = text.find_first_of(" \t", first);
+  if (gap == std::string::npos) throw bad();
+  const auto second = text.find_first_not_of(" \t", gap);
+  if (second == std::string::npos) throw bad();
+  auto end = text.find_last_not_of(" \t") + 1;
+  const auto uuid = text.substr(first, gap - first);
+  const auto address = text.substr(second, end - second);
+  if (address.find_first_of(" \t") != std::string::npos) throw bad();
+  if (!rv::valid_uuid(uuid)) throw rv::config_error("--service: '" + uuid + "' is not a valid UUID");
+  auto ep = rv::parse_endpoint(address);
+  if (!ep) throw rv::config_error("--service: the local service must be HOST:PORT, got '" + address + "'");
+  return {uuid, *ep};
+}
 }  // namespace
 
 std::optional<options> parse_options(int argc, char** argv) {
   po::options_description desc("rvhidden options");
   rv::cli::add_server_access_options(desc);
   desc.add_options()
-      ("uuid,u", po::value<std::string>()->value_name("UUID"), "the UUID to register (required)")
+      ("uuid,u", po::value<std::string>()->value_name("UUID"), "the UUID to register (with --forward)")
       ("secrets", po::value<std::string>()->value_name("FILE"),
-       "secrets file with the line for UUID, mode 0600 (required)")
+       "secrets file with the line for each UUID, mode 0600 (required)")
       ("forward,f", po::value<std::string>()->value_name("HOST:PORT"),
-       "local service each client is relayed to, e.g. 127.0.0.1:22 (required)")
+       "local service each client is relayed to, e.g. 127.0.0.1:22 (with --uuid)")
+      ("service", po::value<std::vector<std::string>>()->value_name("'UUID HOST:PORT'"),
+       "serve UUID with the local service HOST:PORT; repeatable (instead of --uuid and --forward)")
       ("pool,p", po::value<unsigned>()->value_name("N")->default_value(4),
-       "connections kept parked at the server, waiting for clients")
+       "connections kept parked at the server per UUID, waiting for clients")
       ("keepalive", po::value<unsigned>()->value_name("SECONDS")->default_value(20),
        "TCP keepalive idle time: keeps NAT mappings of parked connections alive")
       ("max-backoff", po::value<unsigned>()->value_name("SECONDS")->default_value(60),
        "longest wait between reconnection attempts");
+  const rv::cli::default_sources defaults{{{"RV_SERVER", "server"},
+                                           {"RV_CA_FILE", "ca-file"},
+                                           {"RV_PIN", "pin"},
+                                           {"RV_SERVER_NAME", "server-name"},
+                                           {"RV_SECRETS", "secrets"}},
+                                          "rvhidden.conf"};
   po::variables_map vm;
   // Quiet by default: it runs from cron and scripts.
-  if (!rv::cli::parse(argc, argv, desc, {}, {"rvhidden", synopsis, epilogue, "warn"}, vm)) return std::nullopt;
+  if (!rv::cli::parse(argc, argv, desc, {}, {"rvhidden", synopsis, epilogue, "warn"}, vm, defaults))
+    return std::nullopt;
 
   auto required = [&](const char* name) {
     if (!vm.count(name))
@@ -60,13 +109,28 @@ std::optional<options> parse_options(int argc, char** argv) {
   };
   options o;
   static_cast<rv::cli::server_access&>(o) = rv::cli::read_server_access(vm, "rvhidden");
-  o.uuid = required("uuid");
-  if (!rv::valid_uuid(o.uuid)) throw rv::config_error("--uuid '" + o.uuid + "' is not a valid UUID");
+  if (vm.count("service")) {
+    if (vm.count("uuid") || vm.count("forward"))
+      throw rv::config_error("--service and --uuid/--forward are alternatives: give one or the other "
+                             "(a config file may hold either)");
+    for (const auto& text : vm["service"].as<std::vector<std::string>>()) o.services.push_back(parse_service(text));
+  } else {
+    if (!vm.count("uuid") && !vm.count("forward"))
+      throw rv::config_error("name what to serve: --uuid and --forward, or --service (try 'rvhidden --help')");
+    service s;
+    s.uuid = required("uuid");
+    if (!rv::valid_uuid(s.uuid)) throw rv::config_error("--uuid '" + s.uuid + "' is not a valid UUID");
+    auto forward = required("forward");
+    auto ep = rv::parse_endpoint(forward);
+    if (!ep) throw rv::config_error("--forward expects HOST:PORT, got '" + forward + "'");
+    s.forward = *ep;
+    o.services.push_back(std::move(s));
+  }
+  for (std::size_t i = 0; i < o.services.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (o.services[i].uuid == o.services[j].uuid)
+        throw rv::config_error("--service: uuid " + o.services[i].uuid + " is given twice");
   o.secrets_file = required("secrets");
-  auto forward = required("forward");
-  auto ep = rv::parse_endpoint(forward);
-  if (!ep) throw rv::config_error("--forward expects HOST:PORT, got '" + forward + "'");
-  o.forward = *ep;
   o.pool = vm["pool"].as<unsigned>();
   if (o.pool < 1 || o.pool > 256) throw rv::config_error("--pool must be between 1 and 256");
   o.keepalive = std::chrono::seconds(std::max(1u, vm["keepalive"].as<unsigned>()));

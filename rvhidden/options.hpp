@@ -1,19 +1,26 @@
-// rvhidden's settings, parsed from argv and --config into a plain struct.
+// rvhidden's settings, parsed from argv, the environment and config files
+// into a plain struct.
 #pragma once
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "rv/cli.hpp"
 
 namespace rvhidden {
 
+// One UUID served, and the local service its clients are relayed to.
+struct service {
+  std::string uuid;
+  rv::endpoint_spec forward;
+};
+
 // server, server_name, trust, connect_timeout: how to reach the rendezvous server.
 struct options : rv::cli::server_access {
-  std::string uuid;
-  std::string secrets_file;  // the line for `uuid` holds the TOTP secret
-  rv::endpoint_spec forward; // the local service
-  unsigned pool = 4;
+  std::vector<service> services;  // at least one; distinct UUIDs
+  std::string secrets_file;       // holds a line for each service's UUID
+  unsigned pool = 4;              // per service
   std::chrono::seconds keepalive{20};
   std::chrono::milliseconds backoff_min{1000};
   std::chrono::milliseconds backoff_max{60000};

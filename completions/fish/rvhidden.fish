@@ -8,9 +8,10 @@ complete -c rvhidden -s c -l config -r -F -d 'Read options from a file of name =
 complete -c rvhidden -l log-level -x -a 'error warn info debug' -d 'Log level (default warn)'
 complete -c rvhidden -s s -l server -x -d 'The rendezvous server, HOST:PORT'
 complete -c rvhidden -s u -l uuid -x -d 'The UUID to register'
-complete -c rvhidden -l secrets -r -F -d 'Secrets file with the line for UUID, mode 0600'
+complete -c rvhidden -l secrets -r -F -d 'Secrets file with the line for each UUID, mode 0600'
 complete -c rvhidden -s f -l forward -x -a '127.0.0.1:22 127.0.0.1:80 127.0.0.1:443' -d 'Local service each client is relayed to'
-complete -c rvhidden -s p -l pool -x -d 'Connections kept parked at the server (default 4)'
+complete -c rvhidden -l service -x -d "Serve UUID with the local service HOST:PORT: 'UUID HOST:PORT', repeatable"
+complete -c rvhidden -s p -l pool -x -d 'Connections kept parked at the server per UUID (default 4)'
 complete -c rvhidden -l ca-file -r -F -d 'Trust this CA (or self-signed certificate)'
 complete -c rvhidden -l pin -x -d 'Require the server key to match this SPKI pin (sha256//BASE64)'
 complete -c rvhidden -l server-name -x -a '(__fish_print_hostnames)' -d 'Name the certificate must carry, and SNI'

@@ -1,6 +1,7 @@
 // Command-line plumbing shared by the three programs.
 #include "rv/cli.hpp"
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
@@ -9,9 +10,61 @@
 
 namespace rv::cli {
 
+std::filesystem::path user_config_dir() {
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  if (xdg && *xdg == '/') return std::filesystem::path(xdg) / "rendezvous";
+  const char* home = std::getenv("HOME");
+  if (home && *home) return std::filesystem::path(home) / ".config" / "rendezvous";
+  return {};
+}
+
+namespace {
+
+// Stores one source's options; an error names the source (a file or a variable).
+void store_from(const std::string& source, const po::parsed_options& parsed, po::variables_map& vm) {
+  try {
+    po::store(parsed, vm);
+  } catch (const po::error& e) {
+    throw config_error(std::string(e.what()) + " (in " + source + ")");
+  }
+}
+
+void store_config_file(const std::string& path, const po::options_description& options, po::variables_map& vm,
+                       parse_report* report) {
+  std::ifstream in(path);
+  if (!in) throw config_error("cannot read config file " + path);
+  try {
+    store_from("config file " + path, po::parse_config_file(in, options), vm);
+  } catch (const po::error& e) {  // a syntax error, thrown while parsing
+    throw config_error(std::string(e.what()) + " (in config file " + path + ")");
+  }
+  if (report) report->config_files.push_back(path);
+}
+
+void store_environment(const std::vector<std::pair<std::string, std::string>>& variables,
+                       const po::options_description& options, po::variables_map& vm) {
+  auto parsed = po::parse_environment(options, [&](const std::string& variable) -> std::string {
+    for (const auto& [name, option] : variables)
+      if (variable == name) return option;
+    return {};
+  });
+  // VAR= on a command line (or an empty export) means "no value", not "".
+  std::erase_if(parsed.options, [](const po::option& o) { return o.value.empty() || o.value.front().empty(); });
+  for (const auto& o : parsed.options) {
+    po::parsed_options one(&options);
+    one.options.push_back(o);
+    std::string variable;
+    for (const auto& [name, option] : variables)
+      if (option == o.string_key) variable = name;
+    store_from("environment variable " + variable, one, vm);
+  }
+}
+
+}  // namespace
+
 bool parse(int argc, char** argv, po::options_description options,
            const po::positional_options_description& positional, const program_text& text,
-           po::variables_map& vm) {
+           po::variables_map& vm, const default_sources& defaults, parse_report* report) {
   po::options_description common("Common options");
   common.add_options()
       ("help,h", "print this help and exit")
@@ -23,20 +76,31 @@ bool parse(int argc, char** argv, po::options_description options,
   options.add(common);
   try {
     po::store(po::command_line_parser(argc, argv).options(options).positional(positional).run(), vm);
-    if (vm.count("help")) {
-      std::cout << "Usage:\n" << text.synopsis << "\n" << options << "\n" << text.epilogue;
-      return false;
-    }
-    if (vm.count("version")) {
-      std::cout << text.name << " (rendezvous) " << RV_VERSION << "\n";
-      return false;
-    }
-    if (vm.count("config")) {
-      const auto path = vm["config"].as<std::string>();
-      std::ifstream in(path);
-      if (!in) throw config_error("cannot read config file " + path);
-      po::store(po::parse_config_file(in, options), vm);
-    }
+  } catch (const po::error& e) {
+    throw config_error(std::string(e.what()) + " (try '" + std::string(text.name) + " --help')");
+  }
+  if (vm.count("help")) {
+    std::cout << "Usage:\n" << text.synopsis << "\n" << options << "\n" << text.epilogue;
+    return false;
+  }
+  if (vm.count("version")) {
+    std::cout << text.name << " (rendezvous) " << RV_VERSION << "\n";
+    return false;
+  }
+  if (report)
+    for (const auto& [name, value] : vm)
+      if (!value.defaulted()) report->from_command_line.insert(name);
+  // po::store keeps the first value it sees for an option: store in the
+  // order of precedence, highest first.
+  store_environment(defaults.environment, options, vm);
+  if (vm.count("config")) store_config_file(vm["config"].as<std::string>(), options, vm, report);
+  if (!defaults.user_config.empty()) {
+    const auto dir = user_config_dir();
+    std::error_code ec;
+    if (!dir.empty() && std::filesystem::exists(dir / defaults.user_config, ec))
+      store_config_file((dir / defaults.user_config).string(), options, vm, report);
+  }
+  try {
     po::notify(vm);
   } catch (const po::error& e) {
     throw config_error(std::string(e.what()) + " (try '" + std::string(text.name) + " --help')");
@@ -47,7 +111,7 @@ bool parse(int argc, char** argv, po::options_description options,
 
 void add_server_access_options(po::options_description& desc) {
   desc.add_options()
-      ("server,s", po::value<std::string>()->value_name("HOST:PORT"), "the rendezvous server (required)")
+      ("server,s", po::value<std::string>()->value_name("HOST:PORT"), "the rendezvous server (required here, or by a default: see below)")
       ("ca-file", po::value<std::string>()->value_name("FILE"),
        "trust this CA (or self-signed certificate) instead of the system store")
       ("pin", po::value<std::string>()->value_name("sha256//BASE64"),
@@ -58,16 +122,22 @@ void add_server_access_options(po::options_description& desc) {
        "deadline for connecting and for the TLS handshake");
 }
 
-server_access read_server_access(const po::variables_map& vm, std::string_view program) {
+server_access read_server_access(const po::variables_map& vm, std::string_view program,
+                                 const endpoint_spec* server, bool keep_server_name) {
   server_access a;
-  if (!vm.count("server"))
-    throw config_error("--server is required (try '" + std::string(program) + " --help')");
-  const auto& text = vm["server"].as<std::string>();
-  auto ep = parse_endpoint(text);
-  if (!ep) throw config_error("--server expects HOST:PORT or [V6ADDR]:PORT, got '" + text + "'");
-  a.server = *ep;
+  if (server) {
+    a.server = *server;
+  } else {
+    if (!vm.count("server"))
+      throw config_error("--server is required: on the command line, as RV_SERVER or in a config file (try '" +
+                         std::string(program) + " --help')");
+    const auto& text = vm["server"].as<std::string>();
+    auto ep = parse_endpoint(text);
+    if (!ep) throw config_error("--server expects HOST:PORT or [V6ADDR]:PORT, got '" + text + "'");
+    a.server = *ep;
+  }
   a.server_name = a.server.host;
-  if (vm.count("server-name")) a.server_name = vm["server-name"].as<std::string>();
+  if (vm.count("server-name") && (!server || keep_server_name)) a.server_name = vm["server-name"].as<std::string>();
   if (vm.count("ca-file")) a.trust.ca_file = vm["ca-file"].as<std::string>();
   if (vm.count("pin")) a.trust.pins = parse_pins(vm["pin"].as<std::string>());
   a.connect_timeout = std::chrono::seconds(std::max(1u, vm["connect-timeout"].as<unsigned>()));

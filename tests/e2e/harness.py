@@ -11,6 +11,7 @@ waits are on lines a program prints, each with a deadline; every loop is bounded
 import argparse
 import atexit
 import base64
+import getpass
 import hashlib
 import http.server
 import os
@@ -31,6 +32,7 @@ SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PROGRAMS = ("rvserver", "rvhidden", "rvconnect")
+SSHD = "/usr/sbin/sshd"
 
 
 class Failure(Exception):
@@ -427,6 +429,11 @@ class Test:
         self.cleanups = []
         self._pki = None
         self.bins = {name: self._locate(name) for name in PROGRAMS}
+        # rvhidden and rvconnect read defaults from RV_* variables and ~/.config/rendezvous: the
+        # programs a test starts see none of the user's (a test that wants some sets its own).
+        for var in [v for v in os.environ if v.startswith("RV_")]:
+            del os.environ[var]
+        os.environ["XDG_CONFIG_HOME"] = os.path.join(self.dir, "no-user-config")
 
     # -- setup
 
@@ -513,14 +520,14 @@ class Test:
         self.procs.append(p)
         return p
 
-    def run(self, name, argv, input=None, stdin_path=None, timeout=30.0):
+    def run(self, name, argv, input=None, stdin_path=None, timeout=30.0, env=None):
         """Runs a program to its end (killed at `timeout`: a failure). Returns a Result."""
         argv = [str(a) for a in argv]
         stdin = open(stdin_path, "rb") if stdin_path else (subprocess.PIPE if input is not None
                                                            else subprocess.DEVNULL)
         start = time.monotonic()
         p = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True)
+                             start_new_session=True, env=env)
         holder = _Holder(p)
         self.cleanups.append(holder.kill)
         try:
@@ -583,6 +590,58 @@ class Test:
         argv = [self.bin("rvconnect"), "--server", server, *self.trust_args(ca, pin, server_name),
                 *extra, uuid]
         return self.run("rvconnect", argv, input=input, stdin_path=stdin_path, timeout=timeout)
+
+    def sshd(self):
+        """A private sshd (-D -e) on 127.0.0.1 with its own host key, config and one authorized
+        client key; skips (77) without OpenSSH. Returns (port, client key path)."""
+        self.require(SSHD, "ssh", "ssh-keygen")
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation dir
+        d = self.path("sshd")
+        os.makedirs(d)
+        for name in ("host_key", "client_key"):
+            self.expect_rc(self.run("ssh-keygen", ["ssh-keygen", "-q", "-t", "ed25519", "-N", "",
+                                                   "-f", f"{d}/{name}"]), 0)
+        with open(f"{d}/client_key.pub") as f:
+            self.write_file("sshd/authorized_keys", f.read(), 0o600)
+        for attempt in range(5):  # sshd cannot print the port it got: pick a free one, retry if taken
+            port = free_port()
+            config = self.write_file("sshd/sshd_config", f"""
+Port {port}
+ListenAddress 127.0.0.1
+HostKey {d}/host_key
+PidFile {d}/sshd.pid
+UsePAM no
+AuthorizedKeysFile {d}/authorized_keys
+StrictModes no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+MaxStartups 64
+MaxSessions 64
+Subsystem sftp internal-sftp
+LogLevel VERBOSE
+""", 0o600)
+            sshd = self.spawn("sshd", [SSHD, "-D", "-e", "-f", config])
+            try:
+                sshd.wait_stderr(r"Server listening on 127\.0\.0\.1 port", timeout=10)
+                return port, f"{d}/client_key"
+            except Failure:
+                if "Address already in use" not in sshd.stderr_text() or attempt == 4:
+                    raise
+                sshd.kill()
+        raise Failure("sshd did not start")
+
+    @staticmethod
+    def ssh_options(client_key):
+        """ssh options for the private sshd: no user config, no host key prompts, only this key."""
+        return ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR",
+                "-o", "ConnectTimeout=20", "-i", client_key]
+
+    @staticmethod
+    def user():
+        return getpass.getuser()
 
     # -- checks
 
