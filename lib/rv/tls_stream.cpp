@@ -73,7 +73,9 @@ awaitable<void> tls_stream::fill(error_code& ec) {
     }
     in_buf_.resize(io_chunk);
   }
+  reading_ = true;
   auto [e, n] = co_await socket_.async_read_some(asio::buffer(in_buf_), nothrow);
+  reading_ = false;
   if (e) {
     // A FIN without close_notify is a truncation, never a clean end (RFC 8446 §6.1).
     ec = e;
@@ -242,7 +244,7 @@ awaitable<void> tls_stream::shutdown_send(error_code& ec) {
 }
 
 void tls_stream::release_buffers() {
-  if (writing_) return;
+  if (writing_ || reading_) return;
   std::vector<char>().swap(in_buf_);
   std::vector<char>().swap(out_buf_);
 }

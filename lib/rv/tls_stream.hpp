@@ -46,7 +46,8 @@ class tls_stream final : public byte_stream {
 
   // Frees the socket I/O buffers (~130 KiB) of an idle connection, such as a
   // parked one; the next read waits for readability before taking a buffer
-  // again, so an idle stream holds none.
+  // again, so an idle stream holds none. Does nothing while a read or a
+  // write is in progress.
   void release_buffers();
 
   // Bytes received but not yet returned by read_some.
@@ -65,6 +66,7 @@ class tls_stream final : public byte_stream {
   BIO* wbio_ = nullptr;  // TLS engine -> network
   std::vector<char> in_buf_, out_buf_;
   bool writing_ = false;
+  bool reading_ = false;  // a socket read into in_buf_ is pending
   asio::steady_timer write_done_;  // cancelled when a flush finishes: wakes waiters
   error_code write_error_;
   bool sent_shutdown_ = false;
