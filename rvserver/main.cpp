@@ -1,10 +1,12 @@
-// rvserver: the public rendezvous server.
+// rvserver: the public rendezvous server, and its provisioning subcommands (secrets, cert).
 #include "options.hpp"
+#include "provision.hpp"
 #include "rv/cli.hpp"
 #include "server.hpp"
 
 int main(int argc, char** argv) {
   return rv::cli::run_main("rvserver", [&] {
+    if (auto code = rvserver::run_subcommand(argc, argv)) return *code;
     auto opts = rvserver::parse_options(argc, argv);
     return opts ? rvserver::run(*opts) : 0;
   });

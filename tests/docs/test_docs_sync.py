@@ -7,6 +7,9 @@ For rvserver, rvhidden and rvconnect: runs `PROG --help`, takes every option of 
 (in the man page: as an entry of the OPTIONS section, whose text names the default shown by
 --help). It also checks the other way: no completion file or OPTIONS entry names an option that
 --help does not have, and no --option mentioned in the prose of --help is missing from its table.
+Subcommands (`rvserver secrets add`, `rvserver cert`, ...) have a --help of their own: their
+options must appear in the same completion files and as entries of the man page's section for
+them (PROVISIONING), with the defaults their --help shows.
 Where bash, zsh, fish or groff are installed, the files must also parse / render without warnings.
 
 Exit 0 when everything is in sync, 1 listing what is missing. Python 3 stdlib only.
@@ -19,6 +22,11 @@ import subprocess
 import sys
 
 PROGRAMS = ("rvserver", "rvhidden", "rvconnect")
+# Subcommands with options of their own: {program: ([subcommand words], ...), man page section}.
+SUBCOMMANDS = {
+    "rvserver": ((["secrets", "add"], ["secrets", "list"], ["secrets", "remove"], ["secrets", "rotate"],
+                  ["cert"]), "PROVISIONING"),
+}
 
 # An option line of a Boost.Program_options table: "  -l [ --listen ] HOST:PORT (=3)  text"
 # or "  --cert FILE  text". Continuation lines start with much more indentation.
@@ -48,10 +56,10 @@ def parse_help(text):
     return options, mentioned
 
 
-def run_help(binary):
-    r = subprocess.run([binary, "--help"], capture_output=True, timeout=30)
+def run_help(binary, words=()):
+    r = subprocess.run([binary, *words, "--help"], capture_output=True, timeout=30)
     if r.returncode != 0:
-        raise RuntimeError(f"{binary} --help exited with {r.returncode}: "
+        raise RuntimeError(f"{' '.join([binary, *words])} --help exited with {r.returncode}: "
                            f"{r.stderr.decode(errors='replace').strip()}")
     return r.stdout.decode("utf-8", "replace")
 
@@ -80,22 +88,23 @@ def has_word(text, word):
 
 # ------------------------------------------------------------------------------ completions
 
-def check_shell(text, opts):
-    """bash and zsh: each option as a word ("--listen", "-l"; zsh's "--listen=" and "-l+" too)."""
+def check_shell(text, opts, known=()):
+    """bash and zsh: each option as a word ("--listen", "-l"; zsh's "--listen=" and "-l+" too).
+    `known`: more option names the file may name (a subcommand's)."""
     body = strip_comments(text)
     missing = [f"--{o.long}" for o in opts.values() if not has_word(body, f"--{o.long}")]
     missing += [f"-{o.short}" for o in opts.values() if o.short and not has_word(body, f"-{o.short}")]
-    unknown = sorted(set(LONG_ANYWHERE.findall(body)) - set(opts))
+    unknown = sorted(set(LONG_ANYWHERE.findall(body)) - set(opts) - set(known))
     return missing, unknown
 
 
-def check_fish(text, opts):
+def check_fish(text, opts, known=()):
     body = strip_comments(text)
     longs = set(re.findall(r"(?:\s-l|--long-option)\s+'?([\w-]+)'?", body))
     shorts = set(re.findall(r"(?:\s-s|--short-option)\s+'?(\w)'?", body))
     missing = [f"--{o.long}" for o in opts.values() if o.long not in longs]
     missing += [f"-{o.short}" for o in opts.values() if o.short and o.short not in shorts]
-    unknown = sorted(longs - set(opts))
+    unknown = sorted(longs - set(opts) - set(known))
     return missing, unknown
 
 
@@ -109,8 +118,8 @@ def roff_to_text(line):
     return line.replace('"', "")
 
 
-def man_option_entries(text):
-    """{long option: (header, body)} for each .TP entry of the OPTIONS section (with .SS
+def man_option_entries(text, section="OPTIONS"):
+    """{long option: (header, body)} for each .TP entry of a section (OPTIONS, with its .SS
     subsections), and the other --options its headers name."""
     entries = {}
     in_options = False
@@ -119,7 +128,7 @@ def man_option_entries(text):
     while i < len(lines):
         line = lines[i]
         if line.startswith(".SH"):
-            in_options = line.split(None, 1)[1:] == ["OPTIONS"]
+            in_options = line.split(None, 1)[1:] == [section]
         elif in_options and line.startswith(".TP") and i + 1 < len(lines):
             header = roff_to_text(lines[i + 1])
             body = []
@@ -135,8 +144,8 @@ def man_option_entries(text):
     return entries
 
 
-def check_man(text, opts):
-    entries = man_option_entries(text)
+def check_man(text, opts, section="OPTIONS"):
+    entries = man_option_entries(text, section)
     missing, wrong = [], []
     for o in opts.values():
         if o.long not in entries:
@@ -148,7 +157,7 @@ def check_man(text, opts):
         if o.default is not None and not re.search(
                 r"Default: " + re.escape(o.default) + r"(?![\w])", body):
             wrong.append(f"--{o.long}: --help says the default is {o.default!r}; the man page "
-                         f"does not say 'Default: {o.default}.'")
+                         f"({section}) does not say 'Default: {o.default}.'")
     unknown = sorted(set(entries) - set(opts))
     return missing, unknown, wrong
 
@@ -219,19 +228,40 @@ def main():
             failures.append(f"{prog} --help: mentions {', '.join('--' + s for s in stray)}, "
                             f"which its option table does not have")
 
+        # Each subcommand's own --help: {"secrets add": {long: HelpOption}}.
+        sub_words, sub_section = SUBCOMMANDS.get(prog, ((), None))
+        subs = {}
+        for words in sub_words:
+            name = " ".join(words)
+            try:
+                sub_opts, _ = parse_help(run_help(binary, words))
+            except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
+                failures.append(f"{prog} {name}: {e}")
+                continue
+            if len(sub_opts) < 2:
+                failures.append(f"{prog} {name}: found only {sorted(sub_opts)} in --help: has its format "
+                                f"changed?")
+                continue
+            subs[name] = sub_opts
+        sub_longs = {long for sub_opts in subs.values() for long in sub_opts}
+
         checks = {"bash": check_shell, "zsh": check_shell, "fish": check_fish}
         for kind, check in checks.items():
             path = files[kind]
             if not os.path.isfile(path):
                 failures.append(f"{prog}: {os.path.relpath(path, src)} does not exist")
                 continue
-            missing, unknown = check(read(path), opts)
+            missing, unknown = check(read(path), opts, sub_longs)
             rel = os.path.relpath(path, src)
             if missing:
                 failures.append(f"{rel}: missing {', '.join(missing)}")
             if unknown:
                 failures.append(f"{rel}: names {', '.join('--' + u for u in unknown)}, "
                                 f"which '{prog} --help' does not have")
+            for name, sub_opts in subs.items():
+                missing, _ = check(read(path), sub_opts)
+                if missing:
+                    failures.append(f"{rel}: missing {', '.join(missing)} of '{prog} {name}'")
         path = files["man"]
         rel = os.path.relpath(path, src)
         if not os.path.isfile(path):
@@ -244,7 +274,22 @@ def main():
                 failures.append(f"{rel}: OPTIONS documents {', '.join('--' + u for u in unknown)}, "
                                 f"which '{prog} --help' does not have")
             failures.extend(f"{rel}: {w}" for w in wrong)
-        print(f"{prog}: {len(opts)} options checked against bash, zsh, fish and man")
+            all_sub_opts = {}
+            for name, sub_opts in subs.items():
+                missing, _, wrong = check_man(read(path), sub_opts, sub_section)
+                if missing:
+                    failures.append(f"{rel}: {sub_section} has no entry for {', '.join(missing)} "
+                                    f"of '{prog} {name}'")
+                failures.extend(f"{rel}: '{prog} {name}' {w}" for w in wrong)
+                all_sub_opts.update(sub_opts)
+            if subs:
+                _, unknown, _ = check_man(read(path), all_sub_opts, sub_section)
+                if unknown:
+                    failures.append(f"{rel}: {sub_section} documents "
+                                    f"{', '.join('--' + u for u in unknown)}, which no subcommand's "
+                                    f"--help has")
+        print(f"{prog}: {len(opts)} options checked against bash, zsh, fish and man"
+              + (f"; subcommands {', '.join(subs)}: {len(sub_longs)} options" if subs else ""))
 
     problems, skipped = syntax_problems(paths)
     failures.extend(problems)

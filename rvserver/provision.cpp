@@ -1,0 +1,801 @@
+// rvserver's provisioning subcommands: secrets add|list|remove|rotate, and cert.
+#include "provision.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+
+#include <boost/program_options.hpp>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "rv/base32.hpp"
+#include "rv/error.hpp"
+#include "rv/protocol.hpp"
+#include "rv/secrets.hpp"
+#include "rv/tls.hpp"
+
+namespace rvserver {
+
+namespace fs = std::filesystem;
+namespace po = boost::program_options;
+
+// ----------------------------------------------------------------------------- sans-I/O
+
+std::string format_uuid_v4(std::array<std::uint8_t, 16> b) {
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3f) | 0x80);  // variant 10xx (RFC 4122)
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(hex[b[i] >> 4]);
+    out.push_back(hex[b[i] & 15]);
+  }
+  return out;
+}
+
+std::vector<std::uint8_t> seed_compatible_key(std::span<const std::uint8_t> random) {
+  std::vector<std::uint8_t> key(random.begin(), random.end());
+  for (auto& b : key) b &= 0x7f;
+  return key;
+}
+
+std::string percent_encode(std::string_view text) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string format_secret_line(std::string_view uuid, std::string_view secret_base32, unsigned step,
+                               unsigned digits) {
+  std::string line = std::string(uuid) + " " + std::string(secret_base32);
+  if (step != 30 || digits != 6) line += " " + std::to_string(step);
+  if (digits != 6) line += " " + std::to_string(digits);
+  return line;
+}
+
+namespace {
+void check_issuer(std::string_view issuer) {
+  if (issuer.empty()) throw rv::config_error("--issuer must not be empty");
+  if (issuer.find(':') != std::string_view::npos)
+    throw rv::config_error("--issuer must not contain ':' (it separates issuer and account in the URI)");
+}
+}  // namespace
+
+std::string otpauth_uri(std::string_view issuer, std::string_view account, std::string_view secret_base32,
+                        unsigned step, unsigned digits) {
+  check_issuer(issuer);
+  // Key Uri Format: the label is "issuer:account" with a literal colon, and the issuer
+  // parameter repeats the issuer for apps that read only one of them.
+  return "otpauth://totp/" + percent_encode(issuer) + ":" + percent_encode(account) +
+         "?secret=" + percent_encode(secret_base32) + "&issuer=" + percent_encode(issuer) +
+         "&algorithm=SHA1&digits=" + std::to_string(digits) + "&period=" + std::to_string(step);
+}
+
+namespace {
+
+// One line of the secrets file: [begin, end) is its content without the newline (a '\r'
+// before the newline is left in the text but not in `fields`), next is where the following
+// line starts.
+struct text_line {
+  std::size_t begin = 0, end = 0, next = 0;
+  // Offsets (from the start of the text) and lengths of the fields before any '#', as
+  // rv::parse_secrets splits them.
+  std::vector<std::pair<std::size_t, std::size_t>> fields;
+};
+
+std::vector<text_line> split_lines(std::string_view text) {
+  std::vector<text_line> lines;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    text_line l;
+    l.begin = pos;
+    auto newline = text.find('\n', pos);
+    l.end = newline == std::string_view::npos ? text.size() : newline;
+    l.next = newline == std::string_view::npos ? text.size() : newline + 1;
+    std::string_view content = text.substr(l.begin, l.end - l.begin);
+    if (!content.empty() && content.back() == '\r') content.remove_suffix(1);
+    content = content.substr(0, content.find('#'));
+    std::size_t i = 0;
+    while ((i = content.find_first_not_of(" \t", i)) != std::string_view::npos) {
+      auto stop = content.find_first_of(" \t", i);
+      if (stop == std::string_view::npos) stop = content.size();
+      l.fields.emplace_back(l.begin + i, stop - i);
+      i = stop;
+    }
+    pos = l.next;
+    lines.push_back(std::move(l));
+  }
+  return lines;
+}
+
+std::optional<text_line> find_uuid_line(std::string_view text, std::string_view uuid) {
+  for (auto& l : split_lines(text)) {
+    if (!l.fields.empty() && text.substr(l.fields[0].first, l.fields[0].second) == uuid) return l;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string append_line(std::string_view text, std::string_view line) {
+  std::string out(text);
+  if (!out.empty() && out.back() != '\n') out.push_back('\n');
+  out.append(line);
+  out.push_back('\n');
+  return out;
+}
+
+std::optional<std::string> remove_uuid_line(std::string_view text, std::string_view uuid) {
+  auto l = find_uuid_line(text, uuid);
+  if (!l) return std::nullopt;
+  return std::string(text.substr(0, l->begin)) + std::string(text.substr(l->next));
+}
+
+std::optional<std::string> replace_uuid_secret(std::string_view text, std::string_view uuid,
+                                               std::string_view secret_base32) {
+  auto l = find_uuid_line(text, uuid);
+  if (!l || l->fields.size() < 2) return std::nullopt;
+  auto [at, length] = l->fields[1];
+  return std::string(text.substr(0, at)) + std::string(secret_base32) + std::string(text.substr(at + length));
+}
+
+std::vector<std::string> uuids_in_order(std::string_view text) {
+  std::vector<std::string> out;
+  for (auto& l : split_lines(text))
+    if (!l.fields.empty()) out.emplace_back(text.substr(l.fields[0].first, l.fields[0].second));
+  return out;
+}
+
+// ----------------------------------------------------------------------------- files
+
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+struct fd_guard {
+  int fd = -1;
+  fd_guard() = default;
+  explicit fd_guard(int f) : fd(f) {}
+  fd_guard(const fd_guard&) = delete;
+  fd_guard& operator=(const fd_guard&) = delete;
+  ~fd_guard() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+std::string read_text(const std::string& name) {
+  fd_guard f(::open(name.c_str(), O_RDONLY | O_CLOEXEC));
+  if (f.fd < 0) throw rv::config_error("cannot open " + name + ": " + errno_text());
+  std::string text;
+  char buffer[4096];
+  while (true) {
+    ssize_t n = ::read(f.fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw rv::config_error("cannot read " + name + ": " + errno_text());
+    if (n == 0) return text;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+void write_all(int fd, std::string_view data, const std::string& name) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error("cannot write " + name + ": " + errno_text());
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+fs::path directory_of(const fs::path& file) {
+  auto dir = file.parent_path();
+  return dir.empty() ? fs::path(".") : dir;
+}
+
+// After a rename, the directory entry itself must reach the disk for the new file to
+// survive a crash (rename(2) is atomic, not durable).
+void fsync_directory(const fs::path& dir) {
+  fd_guard d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d.fd < 0 || ::fsync(d.fd) != 0)
+    throw std::runtime_error("cannot sync directory " + dir.string() + ": " + errno_text());
+}
+
+// A temp file beside `target` holding `data` with `mode`, synced to disk; unlinked on
+// destruction unless it was committed (renamed or linked into place).
+class temp_file {
+ public:
+  temp_file(const fs::path& target, std::string_view data, mode_t mode, const struct stat* owner = nullptr)
+      : path_(target.string() + ".tmp.XXXXXX") {
+    fd_guard f(::mkostemp(path_.data(), O_CLOEXEC));
+    if (f.fd < 0) {
+      std::string what = "cannot create a temp file beside " + target.string() + ": " + errno_text();
+      path_.clear();
+      throw std::runtime_error(what);
+    }
+    try {
+      fill(f, data, mode, owner);
+    } catch (...) {
+      ::unlink(path_.c_str());  // no destructor runs for a constructor that throws
+      throw;
+    }
+  }
+  temp_file(const temp_file&) = delete;
+  temp_file& operator=(const temp_file&) = delete;
+  ~temp_file() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+
+  // Replaces whatever `target` was.
+  void rename_to(const fs::path& target) {
+    if (::rename(path_.c_str(), target.c_str()) != 0)
+      throw std::runtime_error("cannot rename " + path_ + " to " + target.string() + ": " + errno_text());
+    path_.clear();
+  }
+  // Puts the file at `target` only when nothing is there (link(2) fails with EEXIST), so a
+  // file made meanwhile by someone else is never overwritten.
+  void link_to(const fs::path& target) {
+    if (::link(path_.c_str(), target.c_str()) != 0) {
+      if (errno == EEXIST) throw rv::config_error(target.string() + " exists (give --force to replace it)");
+      throw std::runtime_error("cannot create " + target.string() + ": " + errno_text());
+    }
+  }
+
+ private:
+  void fill(fd_guard& f, std::string_view data, mode_t mode, const struct stat* owner) {
+    if (::fchmod(f.fd, mode) != 0) throw std::runtime_error("cannot chmod " + path_ + ": " + errno_text());
+    // Root editing a file that the service user owns must leave it readable by that user.
+    // Best effort: a user who could read a 0600 file owns it already.
+    if (owner && (owner->st_uid != ::geteuid() || owner->st_gid != ::getegid())) {
+      if (::fchown(f.fd, owner->st_uid, owner->st_gid) != 0) {
+        // Not ours to give away: the file stays ours, mode 0600.
+      }
+    }
+    write_all(f.fd, data, path_);
+    if (::fsync(f.fd) != 0) throw std::runtime_error("cannot sync " + path_ + ": " + errno_text());
+    int fd = f.fd;
+    f.fd = -1;
+    if (::close(fd) != 0) throw std::runtime_error("cannot write " + path_ + ": " + errno_text());
+  }
+
+  std::string path_;
+};
+
+}  // namespace
+
+void edit_secrets_file(const fs::path& file, bool must_exist,
+                       const std::function<std::string(const std::string& current)>& edit) {
+  fs::path target = file;
+  std::error_code ec;
+  if (fs::is_symlink(file, ec)) {
+    target = fs::canonical(file, ec);
+    if (ec) throw rv::config_error("cannot follow the symbolic link " + file.string() + ": " + ec.message());
+  }
+  const std::string name = target.string();
+  const std::string lock_name = name + ".lock";
+  fd_guard lock(::open(lock_name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (lock.fd < 0) throw rv::config_error("cannot open lock file " + lock_name + ": " + errno_text());
+  while (::flock(lock.fd, LOCK_EX) != 0)
+    if (errno != EINTR) throw std::runtime_error("cannot lock " + lock_name + ": " + errno_text());
+
+  struct stat old {};
+  bool exists = ::lstat(name.c_str(), &old) == 0;
+  if (!exists && errno != ENOENT) throw rv::config_error("cannot stat secrets file " + name + ": " + errno_text());
+  std::string current;
+  if (exists || must_exist) {
+    rv::load_secrets_file(target);  // the mode check (with the chmod that fixes it) and the syntax
+    current = read_text(name);
+    rv::parse_secrets(current, name);  // what we edit is what was checked: writers hold the lock
+  }
+  std::string updated = edit(current);
+  rv::parse_secrets(updated, name);  // never leave a file the server would refuse
+  temp_file tmp(target, updated, 0600, exists ? &old : nullptr);
+  tmp.rename_to(target);
+  fsync_directory(directory_of(target));
+}
+
+// ----------------------------------------------------------------------------- subcommands
+
+namespace {
+
+constexpr unsigned default_step = 30;
+constexpr unsigned default_digits = 6;
+constexpr std::string_view default_port = "8899";
+
+void random_bytes(std::span<std::uint8_t> out) {
+  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1)
+    throw std::runtime_error("the random number generator failed: " + rv::openssl_errors());
+}
+
+std::string new_uuid() {
+  std::array<std::uint8_t, 16> b{};
+  random_bytes(b);
+  return format_uuid_v4(b);
+}
+
+std::string new_secret(bool seed_compatible) {
+  if (seed_compatible) {
+    std::array<std::uint8_t, 23> b{};  // 23 x 7 bits = 161 bits of randomness
+    random_bytes(b);
+    return rv::base32_encode(seed_compatible_key(b));
+  }
+  std::array<std::uint8_t, 20> b{};  // 160 bits, RFC 4226 §4's recommended length
+  random_bytes(b);
+  return rv::base32_encode(b);
+}
+
+struct usage_text {
+  std::string_view command;   // "secrets add"
+  std::string_view synopsis;  // usage lines and what it does
+  std::string_view epilogue;  // output, examples
+};
+
+// Parses argv (argv[0] is the last subcommand word). Prints --help and returns false.
+bool parse(int argc, char** argv, po::options_description visible, const po::options_description& hidden,
+           const po::positional_options_description& positional, const usage_text& text,
+           po::variables_map& vm) {
+  visible.add_options()("help,h", "print this help and exit");
+  po::options_description all;
+  all.add(visible).add(hidden);
+  const std::string try_help = " (try 'rvserver " + std::string(text.command) + " --help')";
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "Usage:\n" << text.synopsis << "\n" << visible << "\n" << text.epilogue;
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw rv::config_error(std::string(e.what()) + try_help);
+  }
+  return true;
+}
+
+std::string required_string(const po::variables_map& vm, const char* name, std::string_view command) {
+  if (!vm.count(name))
+    throw rv::config_error(std::string("--") + name + " is required (try 'rvserver " + std::string(command) +
+                           " --help')");
+  return vm[name].as<std::string>();
+}
+
+std::string uuid_argument(const po::variables_map& vm, std::string_view command) {
+  if (!vm.count("uuid"))
+    throw rv::config_error("a UUID is required (try 'rvserver " + std::string(command) + " --help')");
+  auto uuid = vm["uuid"].as<std::string>();
+  if (!rv::valid_uuid(uuid))
+    throw rv::config_error("invalid UUID '" + uuid + "' (1..128 of A-Z a-z 0-9 . _ ~ -)");
+  return uuid;
+}
+
+void add_secrets_option(po::options_description& desc) {
+  desc.add_options()("secrets", po::value<std::string>()->value_name("FILE"),
+                     "the secrets file of rvserver (required)");
+}
+
+void add_uuid_positional(po::options_description& hidden, po::positional_options_description& positional) {
+  hidden.add_options()("uuid", po::value<std::string>(), "UUID");
+  positional.add("uuid", 1);
+}
+
+constexpr std::string_view sighup_hint =
+    "a running rvserver picks up the change on SIGHUP (kill -HUP PID)";
+
+// What the hidden machine needs. stdout is itself a valid secrets file for it (the URI is a
+// comment); the secret goes nowhere else.
+void print_identity(std::string_view uuid, std::string_view secret, unsigned step, unsigned digits,
+                    std::string_view issuer) {
+  auto uri = otpauth_uri(issuer, uuid, secret, step, digits);
+  std::cout << format_secret_line(uuid, secret, step, digits) << "\n# " << uri << "\n" << std::flush;
+  if (!std::cout)
+    throw std::runtime_error("cannot write to stdout: the secrets file has a secret for " + std::string(uuid) +
+                             " that was not shown; 'rvserver secrets rotate " + std::string(uuid) +
+                             "' makes and prints a new one");
+  std::cerr << "stdout is the hidden machine's secrets file (for rvhidden --uuid " << uuid
+            << " --secrets FILE, mode 0600): copy it there out of band and keep no other copy\n";
+}
+
+constexpr std::string_view secrets_synopsis =
+    "  rvserver secrets add [UUID] --secrets FILE [--step S] [--digits D] [--seed-compatible]\n"
+    "                       [--issuer NAME]\n"
+    "  rvserver secrets list --secrets FILE\n"
+    "  rvserver secrets remove UUID --secrets FILE\n"
+    "  rvserver secrets rotate UUID --secrets FILE [--seed-compatible] [--issuer NAME]\n"
+    "\n"
+    "Edits rvserver's secrets file: one line per UUID, 'UUID BASE32SECRET [STEP [DIGITS]]',\n"
+    "mode 0600. Each change is atomic (a lock against other writers, a temp file renamed over\n"
+    "the file) and keeps the other lines and comments as they were. A running rvserver picks\n"
+    "changes up on SIGHUP. 'rvserver secrets ACTION --help' describes each action.\n";
+
+int secrets_add(int argc, char** argv) {
+  constexpr std::string_view command = "secrets add";
+  po::options_description desc("rvserver secrets add options");
+  add_secrets_option(desc);
+  desc.add_options()
+      ("step", po::value<unsigned>()->value_name("SECONDS")->default_value(default_step),
+       "TOTP time step, 1..3600")
+      ("digits", po::value<unsigned>()->value_name("N")->default_value(default_digits), "token digits, 6..8")
+      ("seed-compatible", "a key a node-rendezvous seed server also accepts (every byte below 0x80)")
+      ("issuer", po::value<std::string>()->value_name("NAME")->default_value("rendezvous"),
+       "issuer shown by authenticator apps (in the otpauth:// URI)");
+  po::options_description hidden;
+  po::positional_options_description positional;
+  add_uuid_positional(hidden, positional);
+  usage_text text{command,
+                  "  rvserver secrets add [UUID] --secrets FILE [--step S] [--digits D] [--seed-compatible]\n"
+                  "                       [--issuer NAME]\n"
+                  "\n"
+                  "Adds a UUID (a new random UUID v4 when none is given) with a new random 160-bit secret\n"
+                  "to FILE, creating FILE (mode 0600) when it does not exist, and prints what the hidden\n"
+                  "machine needs.\n",
+                  "Output (stdout): the hidden machine's secrets file, two lines:\n"
+                  "  UUID BASE32SECRET [STEP [DIGITS]]\n"
+                  "  # otpauth://totp/ISSUER:UUID?secret=...&issuer=...&algorithm=SHA1&digits=D&period=S\n"
+                  "A running rvserver picks up the new UUID on SIGHUP.\n"
+                  "\n"
+                  "Examples:\n"
+                  "  rvserver secrets add --secrets /etc/rendezvous/secrets > hidden-secrets\n"
+                  "  rvserver secrets add laptop-7 --secrets /etc/rendezvous/secrets --seed-compatible\n"
+                  "\n"
+                  "Exit status: 0 added; 1 I/O failure; 2 bad usage, a bad secrets file, or the UUID\n"
+                  "is already there.\n"};
+  po::variables_map vm;
+  if (!parse(argc, argv, desc, hidden, positional, text, vm)) return rv::exit_code::ok;
+  const fs::path file = required_string(vm, "secrets", command);
+  const unsigned step = vm["step"].as<unsigned>();
+  const unsigned digits = vm["digits"].as<unsigned>();
+  if (step < 1 || step > 3600) throw rv::config_error("--step must be in 1..3600 seconds");
+  if (digits < 6 || digits > 8) throw rv::config_error("--digits must be 6, 7 or 8");
+  const std::string issuer = vm["issuer"].as<std::string>();
+  check_issuer(issuer);  // before the file changes
+  const std::string uuid = vm.count("uuid") ? uuid_argument(vm, command) : new_uuid();
+  const std::string secret = new_secret(vm.count("seed-compatible") > 0);
+
+  edit_secrets_file(file, false, [&](const std::string& current) {
+    auto table = rv::parse_secrets(current, file.string());
+    if (table.count(uuid))
+      throw rv::config_error(uuid + " is already in " + file.string() +
+                             " (for a new secret: rvserver secrets rotate " + uuid + " --secrets " +
+                             file.string() + ")");
+    return append_line(current, format_secret_line(uuid, secret, step, digits));
+  });
+  print_identity(uuid, secret, step, digits, issuer);
+  std::cerr << "added " << uuid << " to " << file.string() << "; " << sighup_hint << "\n";
+  return rv::exit_code::ok;
+}
+
+int secrets_list(int argc, char** argv) {
+  constexpr std::string_view command = "secrets list";
+  po::options_description desc("rvserver secrets list options");
+  add_secrets_option(desc);
+  usage_text text{command,
+                  "  rvserver secrets list --secrets FILE\n"
+                  "\n"
+                  "Lists the UUIDs of FILE in file order, one per line, with their time step and digits:\n"
+                  "  UUID step=30 digits=6\n"
+                  "Never the secrets.\n",
+                  "Exit status: 0 listed (even none); 2 bad usage or a bad secrets file.\n"};
+  po::variables_map vm;
+  if (!parse(argc, argv, desc, {}, {}, text, vm)) return rv::exit_code::ok;
+  const fs::path file = required_string(vm, "secrets", command);
+  // No lock: rename-based writers never leave a partial file behind.
+  auto table = rv::load_secrets_file(file);
+  auto uuids = uuids_in_order(read_text(file.string()));
+  for (const auto& uuid : uuids) {
+    auto it = table.find(uuid);
+    if (it == table.end()) continue;  // the file changed between the two reads
+    std::cout << uuid << " step=" << it->second.params.step << " digits=" << it->second.params.digits << "\n";
+  }
+  if (table.empty()) std::cerr << "no UUIDs in " << file.string() << "\n";
+  return rv::exit_code::ok;
+}
+
+int secrets_remove(int argc, char** argv) {
+  constexpr std::string_view command = "secrets remove";
+  po::options_description desc("rvserver secrets remove options");
+  add_secrets_option(desc);
+  po::options_description hidden;
+  po::positional_options_description positional;
+  add_uuid_positional(hidden, positional);
+  usage_text text{command,
+                  "  rvserver secrets remove UUID --secrets FILE\n"
+                  "\n"
+                  "Removes the UUID's line from FILE; other lines and comments stay as they were.\n",
+                  "A running rvserver forgets the UUID on SIGHUP.\n"
+                  "\n"
+                  "Exit status: 0 removed; 1 I/O failure; 2 bad usage, a bad secrets file, or the UUID\n"
+                  "is not in it.\n"};
+  po::variables_map vm;
+  if (!parse(argc, argv, desc, hidden, positional, text, vm)) return rv::exit_code::ok;
+  const fs::path file = required_string(vm, "secrets", command);
+  const std::string uuid = uuid_argument(vm, command);
+  edit_secrets_file(file, true, [&](const std::string& current) {
+    auto updated = remove_uuid_line(current, uuid);
+    if (!updated) throw rv::config_error(uuid + " is not in " + file.string());
+    return *updated;
+  });
+  std::cerr << "removed " << uuid << " from " << file.string() << "; " << sighup_hint << "\n";
+  return rv::exit_code::ok;
+}
+
+int secrets_rotate(int argc, char** argv) {
+  constexpr std::string_view command = "secrets rotate";
+  po::options_description desc("rvserver secrets rotate options");
+  add_secrets_option(desc);
+  desc.add_options()
+      ("seed-compatible", "a key a node-rendezvous seed server also accepts (every byte below 0x80)")
+      ("issuer", po::value<std::string>()->value_name("NAME")->default_value("rendezvous"),
+       "issuer shown by authenticator apps (in the otpauth:// URI)");
+  po::options_description hidden;
+  po::positional_options_description positional;
+  add_uuid_positional(hidden, positional);
+  usage_text text{command,
+                  "  rvserver secrets rotate UUID --secrets FILE [--seed-compatible] [--issuer NAME]\n"
+                  "\n"
+                  "Gives the UUID a new random secret in FILE (same step and digits; the rest of its line\n"
+                  "is kept) and prints the hidden machine's new secrets file, as 'secrets add' does.\n",
+                  "The old secret stops working once a running rvserver gets SIGHUP: give the hidden\n"
+                  "machine its new line first, or expect it to be refused (401) until it has it.\n"
+                  "\n"
+                  "Exit status: 0 rotated; 1 I/O failure; 2 bad usage, a bad secrets file, or the UUID\n"
+                  "is not in it.\n"};
+  po::variables_map vm;
+  if (!parse(argc, argv, desc, hidden, positional, text, vm)) return rv::exit_code::ok;
+  const fs::path file = required_string(vm, "secrets", command);
+  const std::string uuid = uuid_argument(vm, command);
+  const std::string issuer = vm["issuer"].as<std::string>();
+  check_issuer(issuer);  // before the file changes
+  const std::string secret = new_secret(vm.count("seed-compatible") > 0);
+  unsigned step = default_step, digits = default_digits;
+  edit_secrets_file(file, true, [&](const std::string& current) {
+    auto table = rv::parse_secrets(current, file.string());
+    auto it = table.find(uuid);
+    auto updated = replace_uuid_secret(current, uuid, secret);
+    if (it == table.end() || !updated) throw rv::config_error(uuid + " is not in " + file.string());
+    step = it->second.params.step;
+    digits = it->second.params.digits;
+    return *updated;
+  });
+  print_identity(uuid, secret, step, digits, issuer);
+  std::cerr << "new secret for " << uuid << " in " << file.string() << "; " << sighup_hint << "\n";
+  return rv::exit_code::ok;
+}
+
+int secrets(int argc, char** argv) {
+  // argv[0] is "secrets".
+  std::string_view action = argc > 1 ? argv[1] : "";
+  if (action == "add") return secrets_add(argc - 1, argv + 1);
+  if (action == "list") return secrets_list(argc - 1, argv + 1);
+  if (action == "remove") return secrets_remove(argc - 1, argv + 1);
+  if (action == "rotate") return secrets_rotate(argc - 1, argv + 1);
+  if (action == "--help" || action == "-h" || action == "help") {
+    std::cout << "Usage:\n" << secrets_synopsis;
+    return rv::exit_code::ok;
+  }
+  if (action.empty())
+    throw rv::config_error("'rvserver secrets' needs an action: add, list, remove or rotate (try 'rvserver secrets --help')");
+  throw rv::config_error("unknown secrets action '" + std::string(action) +
+                         "': expected add, list, remove or rotate (try 'rvserver secrets --help')");
+}
+
+// ----------------------------------------------------------------------------- cert
+
+struct openssl_deleter {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+  void operator()(X509* p) const { X509_free(p); }
+  void operator()(X509_EXTENSION* p) const { X509_EXTENSION_free(p); }
+  void operator()(BIGNUM* p) const { BN_free(p); }
+  void operator()(BIO* p) const { BIO_free(p); }
+};
+template <class T>
+using ossl_ptr = std::unique_ptr<T, openssl_deleter>;
+
+[[noreturn]] void openssl_failure(const std::string& what) {
+  throw std::runtime_error("cannot " + what + ": " + rv::openssl_errors());
+}
+
+// An IP address (the literal form, "[...]" allowed around IPv6) or a DNS name (letters,
+// digits, '-', '.', a leading "*." wildcard). Anything else could smuggle more entries into
+// the subjectAltName value.
+struct cert_name {
+  std::string text;  // as it goes into the certificate
+  bool ip = false;
+};
+
+cert_name classify_name(std::string name) {
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
+  unsigned char buf[16];
+  if (::inet_pton(AF_INET, name.c_str(), buf) == 1 || ::inet_pton(AF_INET6, name.c_str(), buf) == 1)
+    return {name, true};
+  std::string_view rest = name;
+  if (rest.starts_with("*.")) rest.remove_prefix(2);
+  bool ok = !rest.empty() && rest.size() <= 253 && rest.front() != '.' && rest.front() != '-' && rest.back() != '.';
+  for (char c : rest)
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.');
+  if (!ok)
+    throw rv::config_error("--name '" + name + "' is neither a host name (letters, digits, '-', '.') nor an IP address");
+  return {name, false};
+}
+
+std::string pem_of(const std::function<int(BIO*)>& write, const char* what) {
+  ossl_ptr<BIO> bio(BIO_new(BIO_s_mem()));
+  if (!bio || write(bio.get()) != 1) openssl_failure(std::string("encode the ") + what);
+  char* data = nullptr;
+  long size = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(size));
+}
+
+std::string host_port(const cert_name& name) {
+  bool v6 = name.ip && name.text.find(':') != std::string::npos;
+  return (v6 ? "[" + name.text + "]" : name.text) + ":" + std::string(default_port);
+}
+
+int cert(int argc, char** argv) {
+  constexpr std::string_view command = "cert";
+  po::options_description desc("rvserver cert options");
+  desc.add_options()
+      ("name", po::value<std::vector<std::string>>()->value_name("HOST"),
+       "a name clients dial: a DNS name or an IP address; repeatable; the first is also the CN (required)")
+      ("out", po::value<std::string>()->value_name("DIR")->default_value("."),
+       "where to write cert.pem and key.pem (created when missing)")
+      ("days", po::value<unsigned>()->value_name("N")->default_value(3650), "validity in days")
+      ("force", "replace an existing cert.pem and key.pem");
+  usage_text text{command,
+                  "  rvserver cert --name HOST [--name HOST2]... [--out DIR] [--days N] [--force]\n"
+                  "\n"
+                  "Makes a self-signed certificate (EC P-256, SHA-256) for a first deployment: DIR/cert.pem\n"
+                  "(mode 0644) and its private key DIR/key.pem (mode 0600), and prints the SPKI pin\n"
+                  "(sha256//BASE64) that rvhidden and rvconnect take to trust it.\n",
+                  "The certificate names each HOST as a subjectAltName (DNS, or IP for an address), has\n"
+                  "the first as its common name, and is a leaf (CA:FALSE, serverAuth). Clients trust it\n"
+                  "by its pin, or by a copy of cert.pem as their CA file (which also checks the name).\n"
+                  "\n"
+                  "Examples:\n"
+                  "  rvserver cert --name rv.example.com --out /etc/rendezvous\n"
+                  "  rvserver cert --name rv.example.com --name 203.0.113.7 --days 825\n"
+                  "\n"
+                  "Exit status: 0 written; 1 failure; 2 bad usage, or a file exists (without --force).\n"};
+  po::variables_map vm;
+  if (!parse(argc, argv, desc, {}, {}, text, vm)) return rv::exit_code::ok;
+  if (!vm.count("name")) throw rv::config_error("--name is required (try 'rvserver cert --help')");
+  std::vector<cert_name> names;
+  for (const auto& n : vm["name"].as<std::vector<std::string>>()) names.push_back(classify_name(n));
+  if (names.front().text.size() > 64)
+    throw rv::config_error("the first --name is the common name, at most 64 characters: give a shorter one first");
+  const unsigned days = vm["days"].as<unsigned>();
+  if (days < 1 || days > 36500) throw rv::config_error("--days must be in 1..36500");
+  const bool force = vm.count("force") > 0;
+  const fs::path dir = vm["out"].as<std::string>();
+  const fs::path cert_path = dir / "cert.pem", key_path = dir / "key.pem";
+  if (!force) {
+    for (const auto& p : {cert_path, key_path})
+      if (std::error_code ec; fs::exists(fs::symlink_status(p, ec)))
+        throw rv::config_error(p.string() + " exists (give --force to replace it)");
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw rv::config_error("cannot create directory " + dir.string() + ": " + ec.message());
+
+  ossl_ptr<EVP_PKEY> key(EVP_EC_gen("P-256"));
+  if (!key) openssl_failure("generate an EC P-256 key");
+  ossl_ptr<X509> x(X509_new());
+  if (!x || X509_set_version(x.get(), X509_VERSION_3) != 1) openssl_failure("make a certificate");
+  // RFC 5280 §4.1.2.2: a positive serial of at most 20 octets; 159 random bits.
+  std::array<std::uint8_t, 20> serial{};
+  random_bytes(serial);
+  serial[0] = static_cast<std::uint8_t>((serial[0] & 0x7f) | 0x01);
+  ossl_ptr<BIGNUM> bn(BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr));
+  if (!bn || !BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(x.get()))) openssl_failure("set the serial");
+  // Valid from an hour ago: a client whose clock is a little behind still accepts it.
+  if (!X509_gmtime_adj(X509_getm_notBefore(x.get()), -3600) ||
+      !X509_time_adj_ex(X509_getm_notAfter(x.get()), static_cast<int>(days), 0, nullptr))
+    openssl_failure("set the validity");
+  if (X509_set_pubkey(x.get(), key.get()) != 1) openssl_failure("set the public key");
+  X509_NAME* subject = X509_get_subject_name(x.get());
+  if (X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(names.front().text.c_str()), -1, -1,
+                                 0) != 1 ||
+      X509_set_issuer_name(x.get(), subject) != 1)
+    openssl_failure("set the name");
+
+  std::string san;
+  for (const auto& n : names) san += (san.empty() ? "" : ",") + std::string(n.ip ? "IP:" : "DNS:") + n.text;
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, x.get(), x.get(), nullptr, nullptr, 0);
+  // The subject key identifier first: the authority key identifier of a self-signed
+  // certificate is read from it.
+  const std::pair<int, std::string> extensions[] = {
+      {NID_basic_constraints, "critical,CA:FALSE"},
+      {NID_key_usage, "critical,digitalSignature"},
+      {NID_ext_key_usage, "serverAuth"},
+      {NID_subject_alt_name, san},
+      {NID_subject_key_identifier, "hash"},
+      {NID_authority_key_identifier, "keyid:always"},
+  };
+  for (const auto& [nid, value] : extensions) {
+    ossl_ptr<X509_EXTENSION> ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
+    if (!ext || X509_add_ext(x.get(), ext.get(), -1) != 1)
+      openssl_failure(std::string("add the ") + OBJ_nid2sn(nid) + " extension");
+  }
+  if (X509_sign(x.get(), key.get(), EVP_sha256()) <= 0) openssl_failure("sign the certificate");
+
+  const std::string cert_pem = pem_of([&](BIO* b) { return PEM_write_bio_X509(b, x.get()); }, "certificate");
+  const std::string key_pem = pem_of(
+      [&](BIO* b) { return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr); },
+      "private key");
+  // Both temp files first, then both into place: a failure leaves neither half of a pair.
+  temp_file key_tmp(key_path, key_pem, 0600);
+  temp_file cert_tmp(cert_path, cert_pem, 0644);
+  if (force) {
+    key_tmp.rename_to(key_path);
+    cert_tmp.rename_to(cert_path);
+  } else {
+    key_tmp.link_to(key_path);
+    try {
+      cert_tmp.link_to(cert_path);
+    } catch (...) {
+      ::unlink(key_path.c_str());
+      throw;
+    }
+  }
+  fsync_directory(dir);
+
+  const std::string pin = rv::to_string(rv::spki_sha256(x.get()));
+  std::string listed;
+  for (const auto& n : names) listed += (listed.empty() ? "" : ", ") + n.text;
+  const auto abs_cert = fs::absolute(cert_path).lexically_normal().string();
+  const auto abs_key = fs::absolute(key_path).lexically_normal().string();
+  const auto server = host_port(names.front());
+  std::cout << "wrote " << abs_cert << " (self-signed, EC P-256, for " << listed << "; valid " << days
+            << " days)\n"
+            << "wrote " << abs_key << " (its private key, mode 0600: it stays on this host)\n"
+            << "pin " << pin << "\n"
+            << "\n"
+            << "rvserver  --cert " << abs_cert << " --key " << abs_key << " --secrets FILE ...\n"
+            << "rvhidden  --server " << server << " --pin '" << pin << "' --uuid UUID --secrets FILE --forward HOST:PORT\n"
+            << "rvconnect --server " << server << " --pin '" << pin << "' UUID\n"
+            << "\n"
+            << "The pin is not secret, but give it to the clients over a channel you trust. Instead of\n"
+            << "--pin they may take a copy of cert.pem as --ca-file, which also checks that --server (or\n"
+            << "--server-name) is one of the names above. A running rvserver loads a new certificate\n"
+            << "on SIGHUP (kill -HUP PID).\n";
+  return rv::exit_code::ok;
+}
+
+}  // namespace
+
+std::optional<int> run_subcommand(int argc, char** argv) {
+  if (argc < 2) return std::nullopt;
+  std::string_view word = argv[1];
+  if (word == "secrets") return secrets(argc - 1, argv + 1);
+  if (word == "cert") return cert(argc - 1, argv + 1);
+  return std::nullopt;
+}
+
+}  // namespace rvserver
