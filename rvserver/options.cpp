@@ -16,7 +16,11 @@ constexpr std::string_view synopsis =
     "\n"
     "The public rendezvous server: hidden servers (rvhidden) register a UUID with a\n"
     "TOTP token and park connections here; clients (rvconnect, curl) name the UUID and\n"
-    "are paired with a parked connection. TLS on every connection.\n";
+    "are paired with a parked connection. TLS on every connection.\n"
+    "\n"
+    "Provisioning (each has its own help):\n"
+    "  rvserver secrets add|list|remove|rotate ...   manage the secrets file\n"
+    "  rvserver cert ...                             make a self-signed certificate\n";
 
 constexpr std::string_view epilogue =
     "Examples:\n"
