@@ -9,21 +9,10 @@
 
 #include "rv/error.hpp"
 #include "rv/protocol.hpp"
+#include "rv/record_lines.hpp"
 
 namespace rv {
 namespace {
-
-std::vector<std::string_view> split_fields(std::string_view line) {
-  std::vector<std::string_view> fields;
-  std::size_t i = 0;
-  while ((i = line.find_first_not_of(" \t", i)) != std::string_view::npos) {
-    std::size_t end = line.find_first_of(" \t", i);
-    if (end == std::string_view::npos) end = line.size();
-    fields.push_back(line.substr(i, end - i));
-    i = end;
-  }
-  return fields;
-}
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -36,25 +25,15 @@ std::string lower(std::string_view text) {
 
 names_table parse_names(std::string_view text, std::string_view origin) {
   names_table table;
-  std::size_t number = 0;
-  auto fail = [&](const std::string& what) {
-    throw config_error(std::string(origin) + ":" + std::to_string(number) + ": " + what);
-  };
-  while (!text.empty()) {
-    ++number;
-    auto newline = text.find('\n');
-    std::string_view line = text.substr(0, newline);
-    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // files edited on Windows
-    line = line.substr(0, line.find('#'));
-    auto fields = split_fields(line);
-    if (fields.empty()) continue;
+  for_each_record(text, [&](const record_line& record) {
+    const auto& fields = record.fields;
+    auto fail = [&](const std::string& what) { fail_at(origin, record.number, what); };
     if (fields.size() < 2) fail("expected: NAME UUID [SERVER:PORT]");
     if (fields.size() > 3) fail("extra fields after SERVER:PORT");
     name_entry entry;
     entry.name = fields[0];
     entry.uuid = fields[1];
-    entry.line = number;
+    entry.line = record.number;
     if (!valid_uuid(entry.uuid)) fail("invalid UUID '" + entry.uuid + "' (1..128 of A-Z a-z 0-9 . _ ~ -)");
     if (fields.size() == 3) {
       entry.server = parse_endpoint(fields[2]);
@@ -64,7 +43,7 @@ names_table parse_names(std::string_view text, std::string_view origin) {
     if (auto it = table.find(key); it != table.end())
       fail("duplicate name '" + entry.name + "' (first on line " + std::to_string(it->second.line) + ")");
     table.emplace(std::move(key), std::move(entry));
-  }
+  });
   return table;
 }
 

@@ -14,22 +14,10 @@
 #include "rv/base32.hpp"
 #include "rv/error.hpp"
 #include "rv/protocol.hpp"
+#include "rv/record_lines.hpp"
 
 namespace rv {
 namespace {
-
-std::vector<std::string_view> split_fields(std::string_view line) {
-  std::vector<std::string_view> fields;
-  std::size_t i = 0;
-  while (true) {
-    i = line.find_first_not_of(" \t", i);
-    if (i == std::string_view::npos) return fields;
-    std::size_t end = line.find_first_of(" \t", i);
-    fields.push_back(line.substr(i, end == std::string_view::npos ? end : end - i));
-    if (end == std::string_view::npos) return fields;
-    i = end;
-  }
-}
 
 bool parse_unsigned(std::string_view text, unsigned low, unsigned high, unsigned& out) {
   unsigned value = 0;
@@ -44,21 +32,9 @@ bool parse_unsigned(std::string_view text, unsigned low, unsigned high, unsigned
 secrets_table parse_secrets(std::string_view text, std::string_view origin) {
   secrets_table table;
   std::map<std::string, std::size_t, std::less<>> first_line;
-  std::size_t number = 0;
-  // Messages name the line and never echo a field: a mistyped line may hold
-  // the secret in any position.
-  auto fail = [&](std::string_view what) {
-    throw config_error(std::string(origin) + ":" + std::to_string(number) + ": " + std::string(what));
-  };
-  while (!text.empty()) {
-    ++number;
-    auto newline = text.find('\n');
-    std::string_view line = text.substr(0, newline);
-    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // files edited on Windows
-    line = line.substr(0, line.find('#'));
-    auto fields = split_fields(line);
-    if (fields.empty()) continue;
+  for_each_record(text, [&](const record_line& record) {
+    const auto& fields = record.fields;
+    auto fail = [&](std::string_view what) { fail_at(origin, record.number, what); };
     if (fields.size() < 2) fail("expected: UUID BASE32SECRET [STEP [DIGITS]]");
     if (fields.size() > 4) fail("extra fields after DIGITS");
     if (!valid_uuid(fields[0])) fail("invalid UUID (1..128 of A-Z a-z 0-9 . _ ~ -)");
@@ -74,10 +50,10 @@ secrets_table parse_secrets(std::string_view text, std::string_view origin) {
       fail("DIGITS must be 6, 7 or 8");
     if (auto it = first_line.find(entry.uuid); it != first_line.end())
       fail("duplicate UUID (first on line " + std::to_string(it->second) + ")");
-    first_line.emplace(entry.uuid, number);
+    first_line.emplace(entry.uuid, record.number);
     std::string uuid = entry.uuid;
     table.emplace(std::move(uuid), std::move(entry));
-  }
+  });
   return table;
 }
 

@@ -18,18 +18,8 @@
 #include "rv/tls.hpp"
 #include "rv/tls_stream.hpp"
 
-namespace rv {
-// Lets BOOST_TEST print parse results when a check fails.
-inline std::ostream& operator<<(std::ostream& os, parse_status s) {
-  switch (s) {
-    case parse_status::good: return os << "good";
-    case parse_status::need_more: return os << "need_more";
-    case parse_status::bad: return os << "bad";
-    case parse_status::too_large: return os << "too_large";
-  }
-  return os << "?";
-}
-}  // namespace rv
+#include "print.hpp"
+
 
 namespace rv_test {
 
