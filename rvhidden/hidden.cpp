@@ -33,7 +33,6 @@ struct shared_state {
 // owns one per service, each outliving its slots and tunnels.
 struct hidden_state {
   shared_state& shared;
-  const options& opts;  // = shared.opts
   const service& svc;
   totp_params secret;
   unsigned pool_size;        // drops to 1 against a seed server (PROTOCOL.md notes)
@@ -76,7 +75,7 @@ void report_failure(hidden_state& st, const std::string& what) {
 
 void report_success(hidden_state& st) {
   if (!st.last_failure.empty()) {
-    log::warn("registered at ", to_string(st.opts.server), " again; uuid=", st.svc.uuid);
+    log::warn("registered at ", to_string(st.shared.opts.server), " again; uuid=", st.svc.uuid);
     st.last_failure.clear();
   }
 }
@@ -89,7 +88,7 @@ awaitable<void> serve_arrival(std::unique_ptr<tls_stream> tunnel, std::string fi
                               std::string client, hidden_state& st) {
   const auto id = st.shared.next_tunnel++;
   error_code ec;
-  auto local = co_await dial(st.svc.forward, st.opts.connect_timeout, ec);
+  auto local = co_await dial(st.svc.forward, st.shared.opts.connect_timeout, ec);
   if (ec) {
     auto why = "cannot reach the local service " + to_string(st.svc.forward) + ": " + ec.message();
     log::warn("tunnel=", id, " uuid=", st.svc.uuid, " client=", client, " ", why);
@@ -106,7 +105,7 @@ awaitable<void> serve_arrival(std::unique_ptr<tls_stream> tunnel, std::string fi
   }
   if (mode == "stream") {
     static constexpr std::string_view ok = "HTTP/1.1 200 OK\r\n\r\n";
-    if (!co_await within(st.opts.connect_timeout, tunnel->write_all(asio::buffer(ok), ec)) || ec) co_return;
+    if (!co_await within(st.shared.opts.connect_timeout, tunnel->write_all(asio::buffer(ok), ec)) || ec) co_return;
   }
   tcp_stream service(std::move(local));
   if (!first_bytes.empty()) {
@@ -134,7 +133,7 @@ awaitable<void> guarded_arrival(std::unique_ptr<tls_stream> tunnel, std::string 
 
 // Dials, registers and waits parked for one client.
 awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
-  const auto& o = st.opts;
+  const auto& o = st.shared.opts;
   const auto server = to_string(o.server);
   error_code ec;
   auto socket = co_await dial(o.server, o.connect_timeout, ec);
@@ -215,7 +214,7 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
 }
 
 awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
-  backoff wait(st.opts.backoff_min, st.opts.backoff_max);
+  backoff wait(st.shared.opts.backoff_min, st.shared.opts.backoff_max);
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (slot < st.pool_size) {
     auto outcome = park_outcome::failed;
@@ -238,8 +237,6 @@ awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
         }
         [[fallthrough]];
       case park_outcome::lost:
-        pause = wait.next(st.shared.rng);
-        break;
       case park_outcome::failed:
         pause = wait.next(st.shared.rng);
         break;
@@ -267,7 +264,7 @@ int run(const options& opts) {
   // A deque: the slots hold references to its elements.
   std::deque<hidden_state> services;
   for (const auto& svc : opts.services) {
-    services.push_back(hidden_state{shared, opts, svc, secrets.find(svc.uuid)->second.params, opts.pool, {}});
+    services.push_back(hidden_state{shared, svc, secrets.find(svc.uuid)->second.params, opts.pool, {}});
     log::debug("serving uuid=", svc.uuid, " from ", to_string(svc.forward), " with a pool of ", opts.pool);
   }
   for (auto& st : services)

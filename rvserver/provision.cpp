@@ -26,6 +26,7 @@
 #include "rv/base32.hpp"
 #include "rv/error.hpp"
 #include "rv/protocol.hpp"
+#include "rv/record_lines.hpp"
 #include "rv/secrets.hpp"
 #include "rv/tls.hpp"
 
@@ -122,14 +123,8 @@ std::vector<text_line> split_lines(std::string_view text) {
     l.next = newline == std::string_view::npos ? text.size() : newline + 1;
     std::string_view content = text.substr(l.begin, l.end - l.begin);
     if (!content.empty() && content.back() == '\r') content.remove_suffix(1);
-    content = content.substr(0, content.find('#'));
-    std::size_t i = 0;
-    while ((i = content.find_first_not_of(" \t", i)) != std::string_view::npos) {
-      auto stop = content.find_first_of(" \t", i);
-      if (stop == std::string_view::npos) stop = content.size();
-      l.fields.emplace_back(l.begin + i, stop - i);
-      i = stop;
-    }
+    for (auto field : rv::split_fields(content.substr(0, content.find('#'))))
+      l.fields.emplace_back(static_cast<std::size_t>(field.data() - text.data()), field.size());
     pos = l.next;
     lines.push_back(std::move(l));
   }
@@ -190,20 +185,6 @@ struct fd_guard {
     if (fd >= 0) ::close(fd);
   }
 };
-
-std::string read_text(const std::string& name) {
-  fd_guard f(::open(name.c_str(), O_RDONLY | O_CLOEXEC));
-  if (f.fd < 0) throw rv::config_error("cannot open " + name + ": " + errno_text());
-  std::string text;
-  char buffer[4096];
-  while (true) {
-    ssize_t n = ::read(f.fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw rv::config_error("cannot read " + name + ": " + errno_text());
-    if (n == 0) return text;
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-}
 
 void write_all(int fd, std::string_view data, const std::string& name) {
   while (!data.empty()) {
@@ -309,9 +290,10 @@ void edit_secrets_file(const fs::path& file, bool must_exist,
   if (!exists && errno != ENOENT) throw rv::config_error("cannot stat secrets file " + name + ": " + errno_text());
   std::string current;
   if (exists || must_exist) {
-    rv::load_secrets_file(target);  // the mode check (with the chmod that fixes it) and the syntax
-    current = read_text(name);
-    rv::parse_secrets(current, name);  // what we edit is what was checked: writers hold the lock
+    // The mode check (with the chmod that fixes it), then the syntax; what we
+    // edit is what was checked: writers hold the lock.
+    current = rv::read_secrets_file(target);
+    rv::parse_secrets(current, name);
   }
   std::string updated = edit(current);
   rv::parse_secrets(updated, name);  // never leave a file the server would refuse
@@ -504,12 +486,11 @@ int secrets_list(int argc, char** argv) {
   if (!parse(argc, argv, desc, {}, {}, text, vm)) return rv::exit_code::ok;
   const fs::path file = required_string(vm, "secrets", command);
   // No lock: rename-based writers never leave a partial file behind.
-  auto table = rv::load_secrets_file(file);
-  auto uuids = uuids_in_order(read_text(file.string()));
-  for (const auto& uuid : uuids) {
-    auto it = table.find(uuid);
-    if (it == table.end()) continue;  // the file changed between the two reads
-    std::cout << uuid << " step=" << it->second.params.step << " digits=" << it->second.params.digits << "\n";
+  const auto content = rv::read_secrets_file(file);
+  const auto table = rv::parse_secrets(content, file.string());
+  for (const auto& uuid : uuids_in_order(content)) {
+    const auto& entry = table.find(uuid)->second;  // parse_secrets accepted every line
+    std::cout << uuid << " step=" << entry.params.step << " digits=" << entry.params.digits << "\n";
   }
   if (table.empty()) std::cerr << "no UUIDs in " << file.string() << "\n";
   return rv::exit_code::ok;

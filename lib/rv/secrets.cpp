@@ -57,7 +57,7 @@ secrets_table parse_secrets(std::string_view text, std::string_view origin) {
   return table;
 }
 
-secrets_table load_secrets_file(const std::filesystem::path& path) {
+std::string read_secrets_file(const std::filesystem::path& path) {
   const std::string name = path.string();
   auto io_error = [&](const char* what) {
     return config_error("cannot " + std::string(what) + " secrets file " + name + ": " + std::strerror(errno));
@@ -88,7 +88,11 @@ secrets_table load_secrets_file(const std::filesystem::path& path) {
     if (n == 0) break;
     text.append(buffer, static_cast<std::size_t>(n));
   }
-  return parse_secrets(text, name);
+  return text;
+}
+
+secrets_table load_secrets_file(const std::filesystem::path& path) {
+  return parse_secrets(read_secrets_file(path), path.string());
 }
 
 }  // namespace rv

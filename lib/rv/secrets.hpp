@@ -25,8 +25,12 @@ using secrets_table = std::map<std::string, secret_entry, std::less<>>;
 // or a duplicate UUID.
 secrets_table parse_secrets(std::string_view text, std::string_view origin = "secrets");
 
-// Reads and parses a file. Throws rv::config_error when it cannot be read, or
-// when group or others have any permission on it (with the chmod that fixes it).
+// Reads a secrets file's text, unparsed. Throws rv::config_error when it
+// cannot be read, is not a regular file, or group or others have any
+// permission on it (with the chmod that fixes it).
+std::string read_secrets_file(const std::filesystem::path& path);
+
+// read_secrets_file, then parse_secrets.
 secrets_table load_secrets_file(const std::filesystem::path& path);
 
 } // namespace rv

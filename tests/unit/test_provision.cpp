@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include "provision.hpp"
 #include "rv/base32.hpp"
 #include "rv/error.hpp"
@@ -30,24 +31,7 @@ const std::string key_a = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const std::string key_b = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const std::string key_c = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U";
 
-struct temp_dir {
-  fs::path path_;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "rv-unit-XXXXXX").string();
-    BOOST_TEST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  fs::path write(const std::string& name, const std::string& text, mode_t mode) const {
-    fs::path file = path_ / name;
-    std::ofstream(file) << text;
-    BOOST_TEST_REQUIRE(::chmod(file.c_str(), mode) == 0);
-    return file;
-  }
-};
+using rv_test::temp_dir;
 
 std::string read(const fs::path& p) {
   std::ifstream in(p);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "temp_dir.hpp"
 #include "rv/error.hpp"
 #include "rv/secrets.hpp"
 
@@ -34,25 +35,7 @@ std::optional<std::string> config_error_of(const std::function<void()>& f) {
   return std::nullopt;
 }
 
-// A private directory for files made at test time, removed afterwards.
-struct temp_dir {
-  fs::path path_;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "rv-unit-XXXXXX").string();
-    BOOST_TEST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  fs::path write(const std::string& name, const std::string& text, mode_t mode) const {
-    fs::path file = path_ / name;
-    std::ofstream(file) << text;
-    BOOST_TEST_REQUIRE(::chmod(file.c_str(), mode) == 0);
-    return file;
-  }
-};
+using rv_test::temp_dir;
 
 }  // namespace
 
