@@ -153,10 +153,12 @@ awaitable<notice_outcome> notify_stream(byte_stream& client, tls_stream& hidden,
   if (auto got = co_await within(2s, read_small_body(hidden, hidden_buf, head))) body = *got;
   log::info("conn=", c.id, " peer=", c.peer, " uuid=", uuid, " status=502 hidden server answered ", head.status);
   ++st.stats.answers[502];
-  std::string answer = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: " +
-                       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  std::string answer;
   if (body.empty())
     answer = error_response(502, "the hidden server for " + uuid + " could not reach its local service");
+  else
+    answer = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   co_await within(5s, answer_then_close(client, answer));
   co_return notice_outcome::answered;
 }

@@ -130,9 +130,8 @@ awaitable<void> tls_stream::handshake(error_code& ec) {
       } else {
         fail("TLS handshake failed");
       }
-      ec = ssl_error_code();
-      co_await flush(ec);  // send our alert, if any
-      if (!ec) ec = asio::error::connection_refused;
+      ec = ssl_error_code();  // never empty
+      co_await flush(ec);     // send our alert, if any
       co_return;
     }
     co_await flush(ec);

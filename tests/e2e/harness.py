@@ -68,6 +68,19 @@ def free_port():
 
 # ----------------------------------------------------------------------------- processes
 
+def signal_group(p, sig):
+    """Sends `sig` to the process group that Popen `p` leads (gone already: fine), then waits
+    up to 3 s for p to end."""
+    try:
+        os.killpg(p.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        p.wait(3)
+    except subprocess.TimeoutExpired:
+        pass
+
+
 class Proc:
     """A started program. stdout and stderr are read by threads into buffers (and stderr into a
     file), so tests can wait for a line with a deadline."""
@@ -161,22 +174,8 @@ class Proc:
     def kill(self):
         """Ends the process group we started (programs like sshd have children), by its id."""
         if self.p.poll() is None:
-            try:
-                os.killpg(self.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                self.p.wait(3)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.pid, signal.SIGKILL)  # children left in the group, if any
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.p.wait(3)
-        except subprocess.TimeoutExpired:
-            pass
+            signal_group(self.p, signal.SIGTERM)
+        signal_group(self.p, signal.SIGKILL)  # children left in the group, if any
         for r in self._readers:
             r.join(2)
         try:
@@ -693,14 +692,7 @@ class _Holder:
 
     def kill(self):
         if self.p.poll() is None:
-            try:
-                os.killpg(self.p.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                self.p.wait(3)
-            except subprocess.TimeoutExpired:
-                pass
+            signal_group(self.p, signal.SIGKILL)
 
 
 def parse_args(argv=None):
