@@ -380,6 +380,14 @@ void add_secrets_option(po::options_description& desc) {
                      "the secrets file of rvserver (required)");
 }
 
+// What `secrets add` and `secrets rotate` share: how the new key is made and shown.
+void add_new_secret_options(po::options_description& desc) {
+  desc.add_options()
+      ("seed-compatible", "a key a node-rendezvous seed server also accepts (every byte below 0x80)")
+      ("issuer", po::value<std::string>()->value_name("NAME")->default_value("rendezvous"),
+       "issuer shown by authenticator apps (in the otpauth:// URI)");
+}
+
 void add_uuid_positional(po::options_description& hidden, po::positional_options_description& positional) {
   hidden.add_options()("uuid", po::value<std::string>(), "UUID");
   positional.add("uuid", 1);
@@ -421,10 +429,8 @@ int secrets_add(int argc, char** argv) {
   desc.add_options()
       ("step", po::value<unsigned>()->value_name("SECONDS")->default_value(default_step),
        "TOTP time step, 1..3600")
-      ("digits", po::value<unsigned>()->value_name("N")->default_value(default_digits), "token digits, 6..8")
-      ("seed-compatible", "a key a node-rendezvous seed server also accepts (every byte below 0x80)")
-      ("issuer", po::value<std::string>()->value_name("NAME")->default_value("rendezvous"),
-       "issuer shown by authenticator apps (in the otpauth:// URI)");
+      ("digits", po::value<unsigned>()->value_name("N")->default_value(default_digits), "token digits, 6..8");
+  add_new_secret_options(desc);
   po::options_description hidden;
   po::positional_options_description positional;
   add_uuid_positional(hidden, positional);
@@ -528,10 +534,7 @@ int secrets_rotate(int argc, char** argv) {
   constexpr std::string_view command = "secrets rotate";
   po::options_description desc("rvserver secrets rotate options");
   add_secrets_option(desc);
-  desc.add_options()
-      ("seed-compatible", "a key a node-rendezvous seed server also accepts (every byte below 0x80)")
-      ("issuer", po::value<std::string>()->value_name("NAME")->default_value("rendezvous"),
-       "issuer shown by authenticator apps (in the otpauth:// URI)");
+  add_new_secret_options(desc);
   po::options_description hidden;
   po::positional_options_description positional;
   add_uuid_positional(hidden, positional);
