@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "config_error_of.hpp"
 #include "rv/error.hpp"
 #include "rv/names.hpp"
 
@@ -19,15 +20,7 @@ namespace {
 const std::string uuid_a = "0b6c1d2e-5f1a-4c3b-9d8e-7f6a5b4c3d2e";
 const std::string uuid_b = "9a8b7c6d-1e2f-4a3b-8c9d-0e1f2a3b4c5d";
 
-// The config_error message `f` throws, or nullopt when it throws nothing.
-std::optional<std::string> config_error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const rv::config_error& e) {
-    return std::string(e.what());
-  }
-  return std::nullopt;
-}
+using rv_test::config_error_of;
 
 const rv::names_table fleet = rv::parse_names(
     "# the fleet\n"

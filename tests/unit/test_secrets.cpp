@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "config_error_of.hpp"
 #include "temp_dir.hpp"
 #include "rv/error.hpp"
 #include "rv/secrets.hpp"
@@ -25,15 +26,7 @@ const std::string canary = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
 std::string key_text(const rv::totp_params& p) { return {p.key.begin(), p.key.end()}; }
 
-// The config_error message `f` throws, or nullopt when it throws nothing.
-std::optional<std::string> config_error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const rv::config_error& e) {
-    return std::string(e.what());
-  }
-  return std::nullopt;
-}
+using rv_test::config_error_of;
 
 using rv_test::temp_dir;
 
