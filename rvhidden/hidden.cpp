@@ -1,6 +1,7 @@
 // rvhidden: pool slots that register and park, and the tunnels they hand off.
 #include "hidden.hpp"
 
+#include <charconv>
 #include <csignal>
 #include <ctime>
 #include <deque>
@@ -29,15 +30,94 @@ struct shared_state {
   std::mt19937 rng{std::random_device{}()};
 };
 
+// Whether the server hands out pool credentials (PROTOCOL.md extension);
+// learned from the answer to a registration with a TOTP code.
+enum class credential_support { unknown, issued, none };
+
 // One UUID and its local service, with a pool of slots of its own; run()
 // owns one per service, each outliving its slots and tunnels.
 struct hidden_state {
+  hidden_state(shared_state& sh, const service& sv, totp_params p, unsigned pool)
+      : shared(sh), svc(sv), secret(std::move(p)), pool_size(pool) {}
+
   shared_state& shared;
   const service& svc;
   totp_params secret;
   unsigned pool_size;        // drops to 1 against a seed server (PROTOCOL.md notes)
   std::string last_failure;  // repeated failures are logged once, not per slot
+
+  // The pool credential: with it, slots fill without using a TOTP code twice
+  // (a server with --token-reuse never refuses a reused one).
+  credential_support credentials = credential_support::unknown;
+  std::string credential;
+  steady_clock::time_point credential_until{};
+  bool code_in_flight = false;       // a slot is registering with a code; others wait for its credential
+  std::uint64_t last_code_step = 0;  // the TOTP step of the last code sent (+1, 0 = none)
+  bool reused_codes_ok = true;       // false once the server refused a code we had sent before
+  milliseconds retry_after{0};       // from the server's last 429
 };
+
+// How a slot proves itself this time: a credential, or a code.
+struct registration_auth {
+  std::string credential;
+  std::string code;
+  bool in_flight = false;  // this slot holds code_in_flight
+  bool reused = false;     // the code was sent before (fine unless the server says otherwise)
+};
+
+// Picks the credential while it is fresh; otherwise one slot at a time sends
+// a code and the others wait for the credential it brings back. Against a
+// server without credentials (a seed server), every slot sends the current
+// code, as the seed protocol does.
+awaitable<registration_auth> choose_auth(hidden_state& st) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  // Bounded: a code step (30 s by default) plus the registration in flight.
+  const auto give_up = steady_clock::now() + seconds(st.secret.step) + st.shared.opts.connect_timeout * 2;
+  for (;;) {
+    const auto now = steady_clock::now();
+    if (!st.credential.empty() && now < st.credential_until) co_return registration_auth{st.credential, {}};
+    const auto unix_now = std::time(nullptr);
+    const std::uint64_t step = static_cast<std::uint64_t>(unix_now) / st.secret.step + 1;
+    if (st.credentials == credential_support::none || now > give_up) co_return registration_auth{{}, totp(st.secret, unix_now)};
+    const bool reused = step == st.last_code_step;
+    if (!st.code_in_flight && (!reused || st.reused_codes_ok)) {
+      st.code_in_flight = true;
+      st.last_code_step = step;
+      co_return registration_auth{{}, totp(st.secret, unix_now), true, reused};
+    }
+    timer.expires_after(100ms);
+    co_await timer.async_wait(nothrow);
+  }
+}
+
+// Clears code_in_flight however the registration ends.
+struct code_in_flight_guard {
+  hidden_state& st;
+  bool active;
+  ~code_in_flight_guard() {
+    if (active) st.code_in_flight = false;
+  }
+};
+
+// Remembers a credential from a 200, with a margin so that it is not
+// presented in its last seconds.
+void keep_credential(hidden_state& st, const response_head& answer) {
+  const std::string* credential = answer.find(credential_field);
+  const std::string* age = answer.find(credential_age_field);
+  long seconds_left = 0;
+  if (age) std::from_chars(age->data(), age->data() + age->size(), seconds_left);
+  if (!credential || credential->empty() || seconds_left <= 0) return;
+  st.credential = *credential;
+  st.credential_until = steady_clock::now() + seconds(seconds_left) - std::min(seconds(seconds_left / 4), seconds(60));
+}
+
+// Retry-After in seconds (RFC 9110 §10.2.3; we never send the date form), at most an hour.
+milliseconds retry_after_of(const response_head& answer) {
+  const std::string* value = answer.find("Retry-After");
+  long secs = 0;
+  if (value) std::from_chars(value->data(), value->data() + value->size(), secs);
+  return milliseconds(std::clamp<long>(secs, 1, 3600) * 1000);
+}
 
 // Jittered exponential backoff: spreads reconnections so that a restarted
 // server is not hit by every hidden server at the same instant.
@@ -62,6 +142,8 @@ enum class park_outcome {
   superseded,      // the same, on a seed server: it keeps one per UUID
   failed,          // could not connect, handshake or register: back off
   unauthorized,    // 401: the secret or the clock is wrong; back off long
+  throttled,       // 429: wait as long as the server said (st.retry_after)
+  stale_credential,  // the server no longer knows our credential: register with a code at once
 };
 
 void report_failure(hidden_state& st, const std::string& what) {
@@ -155,7 +237,16 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
   }
 
   const auto& uuid = st.svc.uuid;
-  const auto request = registration_request(uuid, totp(st.secret, std::time(nullptr)), st.shared.host_header, true);
+  const auto auth = co_await choose_auth(st);
+  code_in_flight_guard in_flight{st, auth.in_flight};
+  registration r;
+  r.uuid = uuid;
+  r.host = st.shared.host_header;
+  r.token = auth.code;
+  r.credential = auth.credential;
+  r.notify = true;
+  r.want_credential = true;
+  const auto request = registration_request(r);
   if (!co_await within(o.connect_timeout, stream->write_all(asio::buffer(request), ec)) || ec) {
     report_failure(st, "lost the connection to " + server + " while registering");
     co_return park_outcome::failed;
@@ -166,6 +257,23 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
   if (!parsed || ec || parsed->status != parse_status::good) {
     report_failure(st, "no valid answer from " + server + " to the registration;" + error_note(ec));
     co_return park_outcome::failed;
+  }
+  if (answer.status == 401 && !auth.credential.empty()) {
+    log::debug("uuid=", uuid, " the server no longer takes our pool credential; registering with a code");
+    if (st.credential == auth.credential) st.credential.clear();
+    co_return park_outcome::stale_credential;
+  }
+  if (answer.status == 401 && auth.reused) {
+    st.reused_codes_ok = false;
+    report_failure(st, "the server refused uuid=" + uuid + " (401) with a code this machine had sent before: "
+                       "it refuses reused codes (--token-reuse never) or the secret changed; trying the next code");
+    co_return park_outcome::stale_credential;
+  }
+  if (answer.status == 429) {
+    st.retry_after = retry_after_of(answer);
+    report_failure(st, "the server is throttling uuid=" + uuid + " or this address (429: too many failed tokens " +
+                           "or tunnels); waiting " + std::to_string(st.retry_after.count() / 1000) + " s");
+    co_return park_outcome::throttled;
   }
   if (answer.status == 401) {
     report_failure(st, "the server refused uuid=" + uuid +
@@ -178,6 +286,11 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
                            " to the registration of uuid=" + uuid);
     co_return park_outcome::failed;
   }
+  if (!auth.code.empty()) {
+    const bool issued = answer.find(credential_field) != nullptr;
+    st.credentials = issued ? credential_support::issued : credential_support::none;
+  }
+  keep_credential(st, answer);
   const std::string* notify = answer.find(notify_field);
   const bool notices = notify && *notify == "1";
   report_success(st);
@@ -240,6 +353,11 @@ awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
       case park_outcome::failed:
         pause = wait.next(st.shared.rng);
         break;
+      case park_outcome::stale_credential:
+        continue;
+      case park_outcome::throttled:
+        pause = std::max(wait.next(st.shared.rng), st.retry_after);
+        break;
       case park_outcome::unauthorized:
         // Retrying a wrong secret fast helps nobody; it also feeds throttles.
         pause = std::max(wait.next(st.shared.rng), milliseconds(30000));
@@ -264,7 +382,7 @@ int run(const options& opts) {
   // A deque: the slots hold references to its elements.
   std::deque<hidden_state> services;
   for (const auto& svc : opts.services) {
-    services.push_back(hidden_state{shared, svc, secrets.find(svc.uuid)->second.params, opts.pool, {}});
+    services.emplace_back(shared, svc, secrets.find(svc.uuid)->second.params, opts.pool);
     log::debug("serving uuid=", svc.uuid, " from ", to_string(svc.forward), " with a pool of ", opts.pool);
   }
   for (auto& st : services)

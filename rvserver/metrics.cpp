@@ -31,6 +31,10 @@ std::string metrics::render(const registry& parking) const {
   std::ostringstream out;
   family(out, "rv_connections_total", "counter", "TCP connections accepted.");
   out << "rv_connections_total " << connections << '\n';
+  family(out, "rv_connections_open", "gauge", "TCP connections open now.");
+  out << "rv_connections_open " << connections_open << '\n';
+  family(out, "rv_connections_dropped_total", "counter", "Connections closed unread: over --max-connections.");
+  out << "rv_connections_dropped_total " << connections_dropped << '\n';
   family(out, "rv_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.");
   out << "rv_tls_handshake_failures_total " << handshake_failures << '\n';
   family(out, "rv_registrations_total", "counter", "Hidden-server connections accepted and parked.");

@@ -40,9 +40,10 @@ constexpr std::string_view epilogue =
     "  1  runtime failure (cannot listen, ...)\n"
     "  2  bad usage or configuration (options, secrets file, certificate)\n";
 
-std::chrono::milliseconds to_ms(double seconds, const char* name) {
-  if (!(seconds >= 0) || seconds > 3600)
-    throw rv::config_error(std::string("--") + name + " must be between 0 and 3600 seconds");
+std::chrono::milliseconds to_ms(double seconds, const char* name, double max = 3600) {
+  if (!(seconds >= 0) || seconds > max)
+    throw rv::config_error(std::string("--") + name + " must be between 0 and " +
+                           std::to_string(static_cast<long>(max)) + " seconds");
   return std::chrono::milliseconds(static_cast<long>(std::lround(seconds * 1000)));
 }
 }  // namespace
@@ -68,6 +69,29 @@ std::optional<options> parse_options(int argc, char** argv) {
        "deadline for a hidden server's answer to an arrival notice (then 504)")
       ("keepalive", po::value<double>()->value_name("SECONDS")->default_value(20),
        "TCP keepalive idle time on parked connections")
+      ("max-connections", po::value<std::size_t>()->value_name("N"),
+       "open connections in all; past it new ones are closed unread "
+       "(default: the descriptor limit less 64)")
+      ("max-connections-per-source", po::value<std::size_t>()->value_name("N")->default_value(1000),
+       "open connections from one address (an IPv6 /64); past it: 503")
+      ("client-rate", po::value<double>()->value_name("PER_SECOND")->default_value(20),
+       "parked connections one client address may take per second, sustained; past it: 429 (0: no limit)")
+      ("client-burst", po::value<double>()->value_name("N")->default_value(40),
+       "parked connections one client address may take at once")
+      ("max-failures", po::value<unsigned>()->value_name("N")->default_value(5),
+       "failed tokens from one address before it must wait (429, Retry-After); "
+       "each further failure doubles the wait, from 1 s")
+      ("max-failure-delay", po::value<double>()->value_name("SECONDS")->default_value(900),
+       "the longest such wait")
+      ("token-reuse", po::value<std::string>()->value_name("POLICY")->default_value("same-source"),
+       "whether a TOTP code may register again: 'same-source' (only from the address that used it "
+       "first; seed hidden servers need it) or 'never' (RFC 6238 strict)")
+      ("pool-credential-lifetime", po::value<double>()->value_name("SECONDS")->default_value(600),
+       "lifetime of the pool credentials issued to hidden servers that ask (0: issue none)")
+      ("idle-timeout", po::value<double>()->value_name("SECONDS")->default_value(0),
+       "close a tunnel after this long without a byte either way (0: never)")
+      ("half-closed-timeout", po::value<double>()->value_name("SECONDS")->default_value(0),
+       "close a tunnel this long after one side finished sending, if the other has not (0: never)")
       ("metrics", po::value<std::string>()->value_name("HOST:PORT"),
        "serve Prometheus metrics at http://HOST:PORT/metrics (plain HTTP: use loopback)")
       ("user", po::value<std::string>()->value_name("NAME"),
@@ -103,6 +127,29 @@ std::optional<options> parse_options(int argc, char** argv) {
   o.head_timeout = secs("head-timeout");
   o.notify_timeout = secs("notify-timeout");
   o.keepalive = secs("keepalive");
+  if (vm.count("max-connections")) {
+    o.max_connections = vm["max-connections"].as<std::size_t>();
+    if (o.max_connections == 0) throw rv::config_error("--max-connections must be at least 1");
+  }
+  o.max_connections_per_source = vm["max-connections-per-source"].as<std::size_t>();
+  if (o.max_connections_per_source == 0) throw rv::config_error("--max-connections-per-source must be at least 1");
+  o.client_rate = vm["client-rate"].as<double>();
+  o.client_burst = vm["client-burst"].as<double>();
+  if (!(o.client_rate >= 0) || o.client_rate > 1e6) throw rv::config_error("--client-rate must be between 0 and 1000000");
+  if (!(o.client_burst >= 1) || o.client_burst > 1e6) throw rv::config_error("--client-burst must be between 1 and 1000000");
+  o.max_failures = vm["max-failures"].as<unsigned>();
+  o.max_failure_delay = std::chrono::duration_cast<std::chrono::seconds>(secs("max-failure-delay"));
+  const auto& reuse = vm["token-reuse"].as<std::string>();
+  if (reuse == "same-source")
+    o.token_reuse = reuse_policy::same_source;
+  else if (reuse == "never")
+    o.token_reuse = reuse_policy::never;
+  else
+    throw rv::config_error("--token-reuse must be 'same-source' or 'never', got '" + reuse + "'");
+  o.credential_lifetime = std::chrono::duration_cast<std::chrono::seconds>(
+      to_ms(vm["pool-credential-lifetime"].as<double>(), "pool-credential-lifetime"));
+  o.idle_timeout = to_ms(vm["idle-timeout"].as<double>(), "idle-timeout", 7 * 86400);
+  o.half_closed_timeout = to_ms(vm["half-closed-timeout"].as<double>(), "half-closed-timeout", 7 * 86400);
   if (vm.count("metrics")) {
     const auto& text = vm["metrics"].as<std::string>();
     auto ep = rv::parse_endpoint(text);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "replay.hpp"
 #include "rv/endpoint.hpp"
 
 namespace rvserver {
@@ -20,6 +21,17 @@ struct options {
   std::chrono::seconds head_timeout{10};
   std::chrono::seconds notify_timeout{10};     // the hidden server's answer to an arrival notice
   std::chrono::seconds keepalive{20};
+  // Limits (SECURITY.md). max_connections 0: the descriptor limit minus a reserve.
+  std::size_t max_connections = 0;
+  std::size_t max_connections_per_source = 1000;
+  double client_rate = 20;   // pairings per second one address may take (0: no limit)
+  double client_burst = 40;
+  unsigned max_failures = 5;                  // failed tokens per address before delays start
+  std::chrono::seconds max_failure_delay{900};
+  reuse_policy token_reuse = reuse_policy::same_source;
+  std::chrono::seconds credential_lifetime{600};  // 0: issue no pool credentials
+  std::chrono::milliseconds idle_timeout{0};         // 0: tunnels may idle forever
+  std::chrono::milliseconds half_closed_timeout{0};  // 0: no limit
   std::optional<rv::endpoint_spec> metrics;  // Prometheus endpoint (plain HTTP)
   std::string user;                          // run as this user after binding
 };

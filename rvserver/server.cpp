@@ -3,6 +3,7 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,8 +11,10 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <unordered_map>
 
 #include "metrics.hpp"
+#include "registration_gate.hpp"
 #include "registry.hpp"
 #include "rv/error.hpp"
 #include "rv/io.hpp"
@@ -36,17 +39,51 @@ struct server_state {
   ssl_ctx_ptr tls;
   secrets_table secrets;
   registry parking;
+  registration_gate gate;
+  rate_limiter takes;  // how fast one address may take parked connections
+  std::size_t max_connections;
+  std::unordered_map<std::string, std::size_t> open_by_source;
   head_limits limits;
   metrics stats;
   std::uint64_t next_id = 1;
+  steady_clock::time_point last_drop_log{};
 };
 
 // What one client session knows about itself, for log lines and metrics.
 struct conn_info {
   std::uint64_t id;
   std::string peer;
+  std::string source;                  // source_key(): what the per-address limits count
   steady_clock::time_point head_at{};  // when its request head was read
 };
+
+// Counts a connection against the connection caps while its session runs.
+class connection_slot {
+ public:
+  connection_slot(server_state& st, std::string source) : st_(st), source_(std::move(source)) {
+    ++st_.stats.connections_open;
+    from_source_ = ++st_.open_by_source[source_];
+  }
+  ~connection_slot() {
+    --st_.stats.connections_open;
+    if (--st_.open_by_source[source_] == 0) st_.open_by_source.erase(source_);
+  }
+  connection_slot(const connection_slot&) = delete;
+  connection_slot& operator=(const connection_slot&) = delete;
+  // How many connections its address had open when this one came, itself included.
+  std::size_t from_source() const { return from_source_; }
+
+ private:
+  server_state& st_;
+  std::string source_;
+  std::size_t from_source_;
+};
+
+std::string source_of(const tcp::socket& socket) {
+  error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  return ec ? std::string("?") : source_key(ep.address());
+}
 
 // Writes an answer, half-closes, and waits briefly for the peer to close:
 // closing with unread input would turn into a reset that can destroy the
@@ -65,22 +102,48 @@ awaitable<void> refuse(server_state& st, byte_stream& s, const conn_info& c, int
   co_await within(5s, answer_then_close(s, error_response(status, diagnostic)));
 }
 
-const totp_params& decoy_params() {
-  // Unknown UUIDs are checked against this, so that both failures cost the same.
-  static const totp_params decoy{std::vector<std::uint8_t>(20, 0x5a), 30, 6};
-  return decoy;
+// 429 with Retry-After in whole seconds (RFC 9110 §10.2.3), rounded up.
+awaitable<void> too_many(server_state& st, byte_stream& s, const conn_info& c, milliseconds wait,
+                         std::string diagnostic) {
+  const auto secs = std::to_string(std::max<long>(1, static_cast<long>((wait.count() + 999) / 1000)));
+  ++st.stats.answers[429];
+  log::warn("conn=", c.id, " peer=", c.peer, " status=429 ", diagnostic, "; retry after ", secs, " s");
+  std::vector<header_field> extra;
+  extra.push_back({"Retry-After", secs});
+  auto answer = error_response(429, diagnostic + "; retry after " + secs + " s", extra);
+  co_await within(5s, answer_then_close(s, std::move(answer)));
+}
+
+// The registration's 401s: one answer for an unknown UUID and a wrong code,
+// so that UUIDs cannot be probed; the other two say what to do.
+std::string_view refusal_diagnostic(verdict v) {
+  switch (v) {
+    case verdict::replayed:
+      return "this TOTP code was used already (the server refuses reused codes); wait for the next one";
+    case verdict::credential_refused:
+      return "pool credential expired or not valid (the server may have restarted); register with a TOTP code";
+    default:
+      return "unknown UUID or wrong token";
+  }
 }
 
 awaitable<void> register_hidden(std::unique_ptr<tls_stream> stream, std::string& leftover,
                                 const classified_request& req, server_state& st, const conn_info& c) {
   auto it = st.secrets.find(req.uuid);
-  const auto& params = it == st.secrets.end() ? decoy_params() : it->second.params;
-  bool ok = totp_verify(params, req.token, std::time(nullptr)) && it != st.secrets.end();
-  if (!ok) {
-    log::warn("conn=", c.id, " peer=", c.peer, " uuid=", req.uuid,
-              " registration refused (401): unknown UUID or wrong token");
+  const totp_params* secret = nullptr;
+  if (it != st.secrets.end()) secret = &it->second.params;
+  const auto unix_now = static_cast<std::int64_t>(std::time(nullptr));
+  auto verdict = st.gate.check({req.uuid, secret, req.token, req.credential, c.source}, steady_clock::now(), unix_now);
+  if (verdict.what == verdict::throttled) {
+    co_await too_many(st, *stream, c, verdict.retry_after,
+                      "too many failed tokens from this address or for this UUID");
+    co_return;
+  }
+  if (verdict.what != verdict::accepted) {
+    const std::string why(refusal_diagnostic(verdict.what));
+    log::warn("conn=", c.id, " peer=", c.peer, " uuid=", req.uuid, " registration refused (401): ", why);
     ++st.stats.answers[401];
-    co_await within(5s, answer_then_close(*stream, error_response(401, "unknown UUID or wrong token")));
+    co_await within(5s, answer_then_close(*stream, error_response(401, why)));
     co_return;
   }
   if (!leftover.empty()) {
@@ -89,6 +152,10 @@ awaitable<void> register_hidden(std::unique_ptr<tls_stream> stream, std::string&
   }
   std::string answer = "HTTP/1.1 200 OK\r\n";
   if (req.wants_notify) answer += std::string(notify_field) + ": 1\r\n";
+  if (req.wants_credential && st.gate.credential_lifetime().count() > 0)
+    answer += std::string(credential_field) + ": " + st.gate.issue_credential(req.uuid, *secret, unix_now) +
+              "\r\n" + std::string(credential_age_field) + ": " +
+              std::to_string(st.gate.credential_lifetime().count()) + "\r\n";
   answer += "\r\n";
   error_code ec;
   if (!co_await within(10s, stream->write_all(asio::buffer(answer), ec)) || ec) co_return;
@@ -184,7 +251,8 @@ awaitable<void> tunnel(server_state& st, byte_stream& client, std::string& clien
   stats.bytes_up += forwarded + client_buf.size();
   stats.bytes_down += hidden_buf.size();
   ++stats.tunnels_open;
-  auto r = co_await relay(client, hidden, &stats.bytes_up, &stats.bytes_down);
+  const relay_deadlines deadlines{st.opts.idle_timeout, st.opts.half_closed_timeout};
+  auto r = co_await relay(client, hidden, &stats.bytes_up, &stats.bytes_down, deadlines);
   --stats.tunnels_open;
   log::info("conn=", c.id, " uuid=", uuid, " tunnel closed up=", forwarded + client_buf.size() + r.a_to_b,
             " down=", r.b_to_a + hidden_buf.size(), error_note(r.error));
@@ -246,7 +314,8 @@ awaitable<void> serve_http_client(tls_stream& client, std::string& client_buf, c
 }
 
 awaitable<void> session(tcp::socket socket, server_state& st) {
-  conn_info c{st.next_id++, peer_string(socket)};
+  conn_info c{st.next_id++, peer_string(socket), source_of(socket)};
+  connection_slot slot(st, c.source);
   ++st.stats.connections;
   auto stream = std::make_unique<tls_stream>(std::move(socket), st.tls, tls_stream::role::server);
   error_code ec;
@@ -258,6 +327,11 @@ awaitable<void> session(tcp::socket socket, server_state& st) {
   if (ec) {
     log::info("conn=", c.id, " peer=", c.peer, " TLS handshake failed: ", stream->failure_reason());
     ++st.stats.handshake_failures;
+    co_return;
+  }
+  log::debug("conn=", c.id, " peer=", c.peer, " TLS established (", stream->protocol_version(), ")");
+  if (slot.from_source() > st.opts.max_connections_per_source) {
+    co_await refuse(st, *stream, c, 503, "too many connections from this address (--max-connections-per-source)");
     co_return;
   }
   std::string buf;
@@ -283,6 +357,14 @@ awaitable<void> session(tcp::socket socket, server_state& st) {
   }
   c.head_at = steady_clock::now();
   auto req = classify(head);
+  if (req.kind == request_kind::connect_client || req.kind == request_kind::http_client) {
+    // One address must not drain a UUID's pool by taking parked connections
+    // faster than its hidden server can park new ones.
+    if (auto wait = st.takes.take(c.source, steady_clock::now()); wait.count() > 0) {
+      co_await too_many(st, *stream, c, wait, "too many tunnels opened from this address");
+      co_return;
+    }
+  }
   switch (req.kind) {
     case request_kind::register_hidden:
       co_await register_hidden(std::move(stream), buf, req, st, c);
@@ -314,6 +396,15 @@ awaitable<void> guarded_session(tcp::socket socket, server_state& st) {
 
 awaitable<void> accept_loop(tcp::acceptor& acceptor, server_state& st) {
   co_await accept_each(acceptor, [&](tcp::socket socket) {
+    if (st.stats.connections_open >= st.max_connections) {
+      // Closed unread: a TLS handshake to say 503 would spend what is short.
+      ++st.stats.connections_dropped;
+      if (steady_clock::now() - st.last_drop_log > 10s) {
+        st.last_drop_log = steady_clock::now();
+        log::warn(st.stats.connections_open, " connections open (--max-connections): closing new ones unread");
+      }
+      return;
+    }
     asio::co_spawn(acceptor.get_executor(), guarded_session(std::move(socket), st), asio::detached);
   });
 }
@@ -377,6 +468,7 @@ void reload(server_state& st) {
     if (!removed && same_secret(it->second.params, old.params)) continue;
     auto evicted = st.parking.evict(uuid);
     for (auto& p : evicted) p->stream->abort();
+    st.gate.forget(uuid);
     closed += evicted.size();
     log::info("uuid=", uuid, removed ? " removed" : " rotated", ": closed ", evicted.size(), " parked connections");
   }
@@ -412,6 +504,32 @@ void drop_privileges(const std::string& user) {
   log::info("running as user ", user);
 }
 
+// Parked connections are descriptors: raise the soft limit to the hard one
+// (as nginx's worker_rlimit_nofile), and keep a reserve below it for the
+// secrets file, the certificate and the metrics listener.
+std::size_t connection_cap(const options& opts) {
+  if (opts.max_connections) return opts.max_connections;
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised{lim.rlim_max, lim.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  constexpr rlim_t reserve = 64;
+  if (lim.rlim_cur == RLIM_INFINITY) return 1u << 20;
+  return lim.rlim_cur > 2 * reserve ? static_cast<std::size_t>(lim.rlim_cur - reserve) : 16;
+}
+
+gate_settings gate_settings_of(const options& opts) {
+  gate_settings g;
+  g.per_source.free_failures = opts.max_failures;
+  g.per_source.max_delay = opts.max_failure_delay;
+  g.per_uuid.max_delay = std::min<milliseconds>(g.per_uuid.max_delay, opts.max_failure_delay);
+  g.reuse = opts.token_reuse;
+  g.credential_lifetime = opts.credential_lifetime;
+  return g;
+}
+
 }  // namespace
 
 int run(const options& opts) {
@@ -421,8 +539,18 @@ int run(const options& opts) {
   auto tls = make_server_context(opts.cert_file, opts.key_file);
 
   asio::io_context io(1);
-  server_state st{opts, tls, std::move(secrets), registry(opts.max_parked_per_uuid), {}, {}};
+  server_state st{opts,
+                  tls,
+                  std::move(secrets),
+                  registry(opts.max_parked_per_uuid),
+                  registration_gate(gate_settings_of(opts)),
+                  rate_limiter({opts.client_rate, opts.client_burst}),
+                  connection_cap(opts),
+                  {},
+                  {},
+                  {}};
   log::info(st.secrets.size(), " UUIDs in ", opts.secrets_file);
+  log::debug("at most ", st.max_connections, " connections, ", opts.max_connections_per_source, " per address");
 
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   for (const auto& spec : opts.listen) acceptors.push_back(open_acceptor(io, spec, "listening"));

@@ -98,8 +98,21 @@ classified_request classify_connect(const request_head& head) {
   if (!valid_uuid(id)) return refuse(400, "invalid UUID");
   classified_request r;
   r.uuid = id;
+  const std::string* credential = head.find(credential_field);
+  const std::string* notify = head.find(notify_field);
+  const std::string* pool = head.find(pool_field);
+  r.wants_notify = notify && *notify == "1";
+  r.wants_credential = pool && *pool == "1";
+  if (credential) {
+    if (question != std::string_view::npos) return refuse(400, "a pool credential and a query in one registration");
+    if (credential->empty()) return refuse(400, "empty pool credential");
+    r.kind = request_kind::register_hidden;
+    r.credential = *credential;
+    return r;
+  }
   if (question == std::string_view::npos) {
     r.kind = request_kind::connect_client;
+    r.wants_notify = r.wants_credential = false;
     return r;
   }
   auto token = query_param(target, "response");
@@ -107,8 +120,6 @@ classified_request classify_connect(const request_head& head) {
   if (!token || token->empty()) return refuse(407, "response= is missing");
   r.kind = request_kind::register_hidden;
   r.token = std::move(*token);
-  const std::string* notify = head.find(notify_field);
-  r.wants_notify = notify && *notify == "1";
   return r;
 }
 
@@ -237,12 +248,24 @@ std::string digest_challenge_response() {
                         {{"WWW-Authenticate", std::move(challenge)}});
 }
 
+std::string registration_request(const registration& r) {
+  std::string out = "CONNECT uuid:" + std::string(r.uuid);
+  if (r.credential.empty()) out += "?response=" + std::string(r.token);
+  out += " HTTP/1.1\r\nHost: " + std::string(r.host) + "\r\n";
+  if (!r.credential.empty()) out += std::string(credential_field) + ": " + std::string(r.credential) + "\r\n";
+  if (r.notify) out += std::string(notify_field) + ": 1\r\n";
+  if (r.want_credential) out += std::string(pool_field) + ": 1\r\n";
+  return out + "\r\n";
+}
+
 std::string registration_request(std::string_view uuid, std::string_view token, std::string_view host,
                                  bool notify) {
-  std::string out = "CONNECT uuid:" + std::string(uuid) + "?response=" + std::string(token) +
-                    " HTTP/1.1\r\nHost: " + std::string(host) + "\r\n";
-  if (notify) out += std::string(notify_field) + ": 1\r\n";
-  return out + "\r\n";
+  registration r;
+  r.uuid = uuid;
+  r.host = host;
+  r.token = token;
+  r.notify = notify;
+  return registration_request(r);
 }
 
 std::string client_connect_request(std::string_view uuid, std::string_view host) {

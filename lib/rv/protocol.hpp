@@ -14,13 +14,16 @@ namespace rv {
 inline constexpr std::string_view notify_field = "Rendezvous-Notify";
 inline constexpr std::string_view mode_field = "Rendezvous-Mode";
 inline constexpr std::string_view client_field = "Rendezvous-Client";
+inline constexpr std::string_view pool_field = "Rendezvous-Pool";  // "1": please issue a pool credential
+inline constexpr std::string_view credential_field = "Rendezvous-Pool-Credential";
+inline constexpr std::string_view credential_age_field = "Rendezvous-Pool-Max-Age";  // seconds
 
 // A UUID as this protocol uses it: 1..128 characters from [A-Za-z0-9._~-]
 // (RFC 3986 unreserved), so it needs no escaping in a target or a header.
 bool valid_uuid(std::string_view id);
 
 enum class request_kind {
-  register_hidden,  // CONNECT uuid:ID?response=TOKEN (section 1)
+  register_hidden,  // CONNECT uuid:ID?response=TOKEN (section 1), or with a pool credential
   connect_client,   // CONNECT uuid:ID (section 2)
   http_client,      // any other request naming the UUID (section 3)
   challenge,        // HTTP request with no UUID at all: answer 401 + digest challenge
@@ -30,14 +33,18 @@ enum class request_kind {
 struct classified_request {
   request_kind kind = request_kind::refused;
   std::string uuid;
-  std::string token;        // register_hidden only
+  std::string token;        // register_hidden with a TOTP code
+  std::string credential;   // register_hidden with a pool credential (then token is empty)
   bool wants_notify = false;  // register_hidden: "Rendezvous-Notify: 1" was sent
+  bool wants_credential = false;  // register_hidden: "Rendezvous-Pool: 1" was sent
   int status = 0;           // refused: 400, 403, 407, ...
   std::string diagnostic;   // refused: a short human-readable reason, never a secret
 };
 
 // Section 1-3 dispatch:
 // - CONNECT with target "uuid:ID?response=T" -> register_hidden
+// - CONNECT with target "uuid:ID" and a Rendezvous-Pool-Credential field -> register_hidden
+//   with that credential (with a query as well -> refused 400)
 // - CONNECT with target "uuid:ID" -> connect_client
 // - CONNECT whose target's scheme is not "uuid:" -> refused 403
 // - CONNECT "uuid:ID?foo" (a query without response=) -> refused 407
@@ -70,6 +77,17 @@ std::string digest_challenge_response();
 // "CONNECT uuid:ID?response=TOKEN HTTP/1.1\r\nHost: HOST\r\n[Rendezvous-Notify: 1\r\n]\r\n"
 std::string registration_request(std::string_view uuid, std::string_view token,
                                  std::string_view host, bool notify);
+// A registration with either a TOTP token or a pool credential, asking for
+// arrival notices and for a (fresh) pool credential as told.
+struct registration {
+  std::string_view uuid;
+  std::string_view host;
+  std::string_view token;       // the target gets ?response=TOKEN, or
+  std::string_view credential;  // when not empty: no query, a Rendezvous-Pool-Credential field
+  bool notify = false;
+  bool want_credential = false;
+};
+std::string registration_request(const registration& r);
 // "CONNECT uuid:ID HTTP/1.1\r\nHost: HOST\r\n\r\n"
 std::string client_connect_request(std::string_view uuid, std::string_view host);
 

@@ -47,18 +47,22 @@ std::string totp(const totp_params& params, std::int64_t unix_time) {
   return hotp(params.key, counter_at(params, unix_time), params.digits);
 }
 
-bool totp_verify(const totp_params& params, std::string_view token, std::int64_t unix_time) {
+std::optional<std::uint64_t> totp_match(const totp_params& params, std::string_view token, std::int64_t unix_time) {
   // Bad parameters are a configuration fault, but a network check must not throw.
-  if (params.step == 0 || params.digits < 1 || params.digits > 9) return false;
-  if (token.size() != params.digits) return false;
+  if (params.step == 0 || params.digits < 1 || params.digits > 9) return std::nullopt;
+  if (token.size() != params.digits) return std::nullopt;
   std::uint64_t now = counter_at(params, unix_time);
   // At counter 0 there is no earlier step: check the current one twice so the
   // work stays the same.
   std::uint64_t earlier = now == 0 ? 0 : now - 1;
-  bool match = false;
+  std::optional<std::uint64_t> matched;
   for (std::uint64_t c : {earlier, now, now + 1})
-    match |= constant_time_equal(hotp(params.key, c, params.digits), token);
-  return match;  // a non-digit token can match no candidate
+    if (constant_time_equal(hotp(params.key, c, params.digits), token)) matched = c;
+  return matched;  // a non-digit token can match no candidate
+}
+
+bool totp_verify(const totp_params& params, std::string_view token, std::int64_t unix_time) {
+  return totp_match(params, token, unix_time).has_value();
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {

@@ -1,6 +1,7 @@
 // HOTP (RFC 4226) and TOTP (RFC 6238) with HMAC-SHA1, and the constant-time check.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,6 +27,8 @@ std::string totp(const totp_params& params, std::int64_t unix_time);
 // candidate is compared in constant time and all three are always computed, so
 // the time taken does not depend on which one (if any) matched.
 bool totp_verify(const totp_params& params, std::string_view token, std::int64_t unix_time);
+// The same check, saying which counter matched (for replay protection).
+std::optional<std::uint64_t> totp_match(const totp_params& params, std::string_view token, std::int64_t unix_time);
 
 // Constant time in the contents (the length is not secret).
 bool constant_time_equal(std::string_view a, std::string_view b);

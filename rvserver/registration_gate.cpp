@@ -1,0 +1,74 @@
+// The order of the registration checks (see registration_gate.hpp).
+#include "registration_gate.hpp"
+
+#include <algorithm>
+
+namespace rvserver {
+namespace {
+
+constexpr auto trust_for = std::chrono::hours(24);
+constexpr std::size_t trusted_per_uuid = 8;
+
+const rv::totp_params& decoy_secret() {
+  // Unknown UUIDs are checked against this, so that both failures cost the same.
+  static const rv::totp_params decoy{std::vector<std::uint8_t>(20, 0x5a), 30, 6};
+  return decoy;
+}
+
+}  // namespace
+
+gate_result registration_gate::check(const registration_attempt& a, clock_time now, std::int64_t unix_now) {
+  const std::string uuid(a.uuid);
+  auto wait = by_source_.retry_after(a.source, now);
+  if (wait.count() == 0 && !trusted(uuid, a.source, now)) wait = by_uuid_.retry_after(uuid, now);
+  if (wait.count() > 0) return {verdict::throttled, wait};
+
+  if (!a.credential.empty()) {
+    // A credential is a 256-bit MAC, not something to guess, and every pool
+    // slot of a hidden server may present a stale one after a restart: a
+    // refusal is not counted as a failed token.
+    if (a.secret && credentials_.verify(a.uuid, *a.secret, a.credential, unix_now)) {
+      trust(uuid, a.source, now);
+      return {verdict::accepted};
+    }
+    return {verdict::credential_refused};
+  }
+
+  const auto& secret = a.secret ? *a.secret : decoy_secret();
+  auto counter = rv::totp_match(secret, a.token, unix_now);
+  if (!counter || !a.secret) {
+    failed(a, now);
+    return {verdict::refused};
+  }
+  const std::uint64_t now_counter = static_cast<std::uint64_t>(std::max<std::int64_t>(unix_now, 0)) / secret.step;
+  if (!used_.use(uuid, *counter, now_counter, a.source)) return {verdict::replayed};
+  by_uuid_.succeeded(uuid);
+  trust(uuid, a.source, now);
+  return {verdict::accepted};
+}
+
+void registration_gate::failed(const registration_attempt& a, clock_time now) {
+  by_source_.failed(a.source, now);
+  by_uuid_.failed(std::string(a.uuid), now);
+}
+
+bool registration_gate::trusted(const std::string& uuid, const std::string& source, clock_time now) const {
+  auto it = trusted_.find(uuid);
+  if (it == trusted_.end()) return false;
+  return std::any_of(it->second.begin(), it->second.end(),
+                     [&](const auto& t) { return t.first == source && now - t.second < trust_for; });
+}
+
+void registration_gate::trust(const std::string& uuid, const std::string& source, clock_time now) {
+  auto& list = trusted_[uuid];
+  std::erase_if(list, [&](const auto& t) { return t.first == source; });
+  if (list.size() >= trusted_per_uuid) list.erase(list.begin());
+  list.emplace_back(source, now);
+}
+
+void registration_gate::forget(const std::string& uuid) {
+  used_.forget(uuid);
+  trusted_.erase(uuid);
+}
+
+}  // namespace rvserver

@@ -1,0 +1,79 @@
+// Who may register a UUID, across connections: the failed-token throttles
+// (per source address and per UUID), the replay rule for TOTP codes, and the
+// pool credential extension. No I/O; the caller passes both clocks.
+//
+// The per-UUID throttle stops a guesser who spreads over many addresses, but
+// it must not lock the real hidden server out: addresses that registered the
+// UUID successfully in the last day are exempt from it (never from their own
+// per-source throttle). Unknown UUIDs are throttled like known ones, so a
+// 429 says nothing about whether a UUID exists.
+#pragma once
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pool_credential.hpp"
+#include "replay.hpp"
+#include "rv/totp.hpp"
+#include "throttle.hpp"
+
+namespace rvserver {
+
+struct gate_settings {
+  throttle_policy per_source{};
+  throttle_policy per_uuid{.free_failures = 20, .first_delay = milliseconds(1000), .max_delay = milliseconds(60000)};
+  reuse_policy reuse = reuse_policy::same_source;
+  std::chrono::seconds credential_lifetime{600};
+};
+
+struct registration_attempt {
+  std::string_view uuid;
+  const rv::totp_params* secret = nullptr;  // null: the UUID is unknown
+  std::string_view token;                   // a TOTP code, or
+  std::string_view credential;              // a pool credential (when not empty)
+  std::string source;                       // source_key() of the peer
+};
+
+enum class verdict {
+  accepted,
+  throttled,           // too many failures: answer 429 with retry_after
+  refused,             // unknown UUID or wrong code (one answer for both)
+  replayed,            // a right code that was used before (replay.hpp)
+  credential_refused,  // a pool credential that is expired, forged or from before a restart
+};
+
+struct gate_result {
+  verdict what;
+  milliseconds retry_after{0};
+};
+
+class registration_gate {
+ public:
+  explicit registration_gate(const gate_settings& s)
+      : by_source_(s.per_source), by_uuid_(s.per_uuid), used_(s.reuse), credentials_(s.credential_lifetime) {}
+
+  gate_result check(const registration_attempt& a, clock_time now, std::int64_t unix_now);
+
+  std::string issue_credential(std::string_view uuid, const rv::totp_params& secret, std::int64_t unix_now) const {
+    return credentials_.issue(uuid, secret, unix_now);
+  }
+  std::chrono::seconds credential_lifetime() const { return credentials_.lifetime(); }
+
+  // The UUID's secret was rotated or removed: forget its used codes and trusted addresses.
+  void forget(const std::string& uuid);
+
+ private:
+  bool trusted(const std::string& uuid, const std::string& source, clock_time now) const;
+  void trust(const std::string& uuid, const std::string& source, clock_time now);
+  void failed(const registration_attempt& a, clock_time now);
+
+  failure_throttle by_source_;
+  failure_throttle by_uuid_;
+  used_codes used_;
+  pool_credentials credentials_;
+  // Per UUID, the addresses that registered it lately, newest last (a few).
+  std::map<std::string, std::vector<std::pair<std::string, clock_time>>, std::less<>> trusted_;
+};
+
+}  // namespace rvserver
