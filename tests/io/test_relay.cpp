@@ -37,9 +37,9 @@ struct relay_outcome {
   rv::relay_result result;
 };
 
-awaitable<void> run_relay(relay_rig& rig, relay_outcome& out) {
+awaitable<void> run_relay(relay_rig& rig, relay_outcome& out, rv::relay_deadlines deadlines = {}) {
   const steady_clock::duration limit = 5s;
-  auto op = rv::relay(rig.a(), rig.b());
+  auto op = rv::relay(rig.a(), rig.b(), nullptr, nullptr, deadlines);
   auto result = co_await rv::within(limit, std::move(op));
   out.finished = result.has_value();
   if (result) out.result = *result;
@@ -156,6 +156,73 @@ BOOST_AUTO_TEST_CASE(an_abort_on_one_side_aborts_the_other) {
       });
     }
   }
+}
+
+// --idle-timeout and --half-closed-timeout: a tunnel that stops moving, or
+// stays half-closed, is aborted on both legs (not closed cleanly), while one
+// that keeps moving outlives the idle limit.
+BOOST_AUTO_TEST_CASE(deadlines_abort_a_stalled_or_half_closed_tunnel) {
+  struct deadline_case {
+    const char* name;
+    rv::relay_deadlines deadlines;
+    bool client_closes;  // the client half-closes after its bytes
+  };
+  const deadline_case cases[] = {
+      {"idle", {.idle = 300ms}, false},
+      {"half-closed", {.half_closed = 300ms}, true},
+  };
+  for (const auto& c : cases) BOOST_TEST_CONTEXT(c.name) {
+      run([&]() -> awaitable<void> {
+        auto rig = co_await make_rig();
+        relay_outcome relayed;
+        const std::string hello = "hello";
+        std::string got, rest;
+        error_code wec, got_ec, far_ec, client_ec;
+        const auto began = steady_clock::now();
+        auto drive = [&]() -> awaitable<void> {
+          co_await rig.client().write_all(asio::buffer(hello), wec);
+          if (c.client_closes) co_await rig.client().shutdown_send(wec);
+          co_await read_exactly(rig.server(), hello.size(), got, got_ec);
+          // The server neither answers nor closes: only a deadline ends this.
+          co_await read_to_end(rig.client(), rest, client_ec);
+        };
+        co_await (run_relay(rig, relayed, c.deadlines) && drive());
+        BOOST_TEST(got == hello);
+        BOOST_TEST(relayed.finished);
+        BOOST_TEST(relayed.result.error == asio::error::timed_out);
+        BOOST_TEST(client_ec != eof);  // aborted, not a faked clean end
+        const auto took = steady_clock::now() - began;
+        BOOST_TEST(took >= 300ms);
+        BOOST_TEST(took < 3s);
+        // The server's direction ended cleanly only where the client half-closed.
+        co_await read_to_end(rig.server(), rest, far_ec);
+        BOOST_TEST((far_ec == eof) == c.client_closes);
+      });
+    }
+  run([&]() -> awaitable<void> {
+    auto rig = co_await make_rig();
+    relay_outcome relayed;
+    error_code ec;
+    std::string got;
+    auto drive = [&]() -> awaitable<void> {
+      // 8 small writes 100 ms apart: 800 ms of traffic past a 300 ms idle limit.
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      for (int i = 0; i < 8 && !ec; ++i) {
+        co_await rig.client().write_all(asio::buffer("x", 1), ec);
+        std::string one;
+        co_await read_exactly(rig.server(), 1, one, ec);
+        got += one;
+        timer.expires_after(100ms);
+        co_await timer.async_wait(rv::nothrow);
+      }
+      co_await rig.client().shutdown_send(ec);
+      co_await rig.server().shutdown_send(ec);
+    };
+    co_await (run_relay(rig, relayed, {.idle = 300ms}) && drive());
+    BOOST_TEST(got == "xxxxxxxx");
+    BOOST_TEST(relayed.finished);
+    BOOST_TEST(!relayed.result.error, relayed.result.error.message());
+  });
 }
 
 // 4 MiB each way at once through both legs; the counts add up.

@@ -256,6 +256,48 @@ BOOST_AUTO_TEST_CASE(the_heads_we_send_classify_as_meant) {
   BOOST_TEST(client.uuid == "abc");
 }
 
+BOOST_AUTO_TEST_CASE(pool_credential_registrations) {
+  rv::registration with_code;
+  with_code.uuid = "abc";
+  with_code.host = "h:1";
+  with_code.token = "123456";
+  with_code.notify = true;
+  with_code.want_credential = true;
+  BOOST_TEST(rv::registration_request(with_code) ==
+             "CONNECT uuid:abc?response=123456 HTTP/1.1\r\nHost: h:1\r\nRendezvous-Notify: 1\r\n"
+             "Rendezvous-Pool: 1\r\n\r\n");
+  auto first = rv::classify(parse(rv::registration_request(with_code)));
+  BOOST_TEST(first.kind == request_kind::register_hidden);
+  BOOST_TEST(first.token == "123456");
+  BOOST_TEST(first.credential.empty());
+  BOOST_TEST(first.wants_credential);
+
+  rv::registration with_credential = with_code;
+  with_credential.token = {};
+  with_credential.credential = "v1.123.MAC=";
+  BOOST_TEST(rv::registration_request(with_credential) ==
+             "CONNECT uuid:abc HTTP/1.1\r\nHost: h:1\r\nRendezvous-Pool-Credential: v1.123.MAC=\r\n"
+             "Rendezvous-Notify: 1\r\nRendezvous-Pool: 1\r\n\r\n");
+  auto later = rv::classify(parse(rv::registration_request(with_credential)));
+  BOOST_TEST(later.kind == request_kind::register_hidden);
+  BOOST_TEST(later.uuid == "abc");
+  BOOST_TEST(later.credential == "v1.123.MAC=");
+  BOOST_TEST(later.token.empty());
+  BOOST_TEST(later.wants_notify);
+
+  // A credential and a query at once is ambiguous; an empty one is no credential.
+  auto both = rv::classify(parse("CONNECT uuid:abc?response=1 HTTP/1.1\r\nRendezvous-Pool-Credential: x\r\n\r\n"));
+  BOOST_TEST(both.kind == request_kind::refused);
+  BOOST_TEST(both.status == 400);
+  auto empty = rv::classify(parse("CONNECT uuid:abc HTTP/1.1\r\nRendezvous-Pool-Credential:\r\n\r\n"));
+  BOOST_TEST(empty.kind == request_kind::refused);
+  BOOST_TEST(empty.status == 400);
+  // Pool and notice fields on a client's CONNECT mean nothing.
+  auto client = rv::classify(parse("CONNECT uuid:abc HTTP/1.1\r\nRendezvous-Pool: 1\r\n\r\n"));
+  BOOST_TEST(client.kind == request_kind::connect_client);
+  BOOST_TEST(!client.wants_credential);
+}
+
 BOOST_AUTO_TEST_CASE(forwarded_request_drops_authorization_only) {
   auto head = parse(
       "GET /x?y=1 HTTP/1.1\r\nHost: h\r\nAuthorization: Basic YWJjOng=\r\nProxy-Authorization: Basic eDp5\r\n"

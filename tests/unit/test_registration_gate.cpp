@@ -1,0 +1,221 @@
+// Who may register, across connections: failed-token delays (RFC 4226 §7.3),
+// the replay rule (RFC 6238 §5.2), pool credentials, and the pairing rate.
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+
+#include "registration_gate.hpp"
+#include "rv/totp.hpp"
+
+using namespace rvserver;
+using namespace std::chrono_literals;
+
+namespace rvserver {
+std::ostream& operator<<(std::ostream& os, verdict v) {
+  switch (v) {
+    case verdict::accepted: return os << "accepted";
+    case verdict::throttled: return os << "throttled";
+    case verdict::refused: return os << "refused";
+    case verdict::replayed: return os << "replayed";
+    case verdict::credential_refused: return os << "credential_refused";
+  }
+  return os << "?";
+}
+}  // namespace rvserver
+
+namespace {
+
+const rv::totp_params secret{std::vector<std::uint8_t>(20, 0x42), 30, 6};
+const rv::totp_params other_secret{std::vector<std::uint8_t>(20, 0x43), 30, 6};
+constexpr std::int64_t t0 = 1'800'000'000;  // a Unix time at the start of a step (divisible by 30)
+const clock_time start{};
+
+std::string code_at(std::int64_t unix_time) { return rv::totp(secret, unix_time); }
+// A wrong code: the right one plus one, mod 10^6, is never right for this step or its neighbours
+// unless they collide, which the test checks.
+std::string wrong_code(std::int64_t unix_time) {
+  auto c = std::to_string((std::stoi(code_at(unix_time)) + 1) % 1000000);
+  c.insert(0, 6 - c.size(), '0');
+  BOOST_REQUIRE(!rv::totp_verify(secret, c, unix_time));
+  return c;
+}
+
+registration_attempt attempt(std::string_view token, std::string source, const rv::totp_params* s = &secret) {
+  return {"uuid-a", s, token, {}, std::move(source)};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(throttling)
+
+BOOST_AUTO_TEST_CASE(source_keys_group_an_ipv6_64_and_unmap_ipv4) {
+  namespace ip = rv::asio::ip;
+  BOOST_TEST(source_key(ip::make_address("192.0.2.7")) == "192.0.2.7");
+  BOOST_TEST(source_key(ip::make_address("::ffff:192.0.2.7")) == "192.0.2.7");
+  BOOST_TEST(source_key(ip::make_address("2001:db8:1:2:aaaa::1")) == "2001:db8:1:2::/64");
+  BOOST_TEST(source_key(ip::make_address("2001:db8:1:2:bbbb::9")) == "2001:db8:1:2::/64");
+  BOOST_TEST(source_key(ip::make_address("2001:db8:1:3::1")) == "2001:db8:1:3::/64");
+}
+
+BOOST_AUTO_TEST_CASE(delays_start_after_the_free_failures_and_double) {
+  failure_throttle t({.free_failures = 3, .first_delay = 1000ms, .max_delay = 8000ms});
+  for (int i = 0; i < 3; ++i) {
+    BOOST_TEST(t.retry_after("k", start).count() == 0);
+    t.failed("k", start);
+  }
+  BOOST_TEST(t.retry_after("k", start).count() == 0);  // three free failures, no delay yet
+  const milliseconds expected[] = {1000ms, 2000ms, 4000ms, 8000ms, 8000ms};
+  auto now = start;
+  for (auto want : expected) BOOST_TEST_CONTEXT("delay " << want.count() << " ms") {
+      t.failed("k", now);
+      BOOST_TEST(t.retry_after("k", now).count() == want.count());
+      now += want;
+      BOOST_TEST(t.retry_after("k", now).count() == 0);
+    }
+  BOOST_TEST(t.retry_after("other", now).count() == 0);  // keys are separate
+}
+
+BOOST_AUTO_TEST_CASE(old_failures_are_forgotten_and_success_forgives) {
+  failure_throttle t({.free_failures = 1, .first_delay = 1000ms, .max_delay = 60000ms, .forget_after = 60000ms});
+  t.failed("k", start);
+  t.failed("k", start);
+  BOOST_TEST(t.retry_after("k", start).count() == 1000);
+  // An hour later the count starts again: one free failure, no delay.
+  t.failed("k", start + 61s);
+  BOOST_TEST(t.retry_after("k", start + 61s).count() == 0);
+  t.failed("k", start + 61s);
+  BOOST_TEST(t.retry_after("k", start + 61s).count() == 1000);
+  t.succeeded("k");
+  BOOST_TEST(t.retry_after("k", start + 61s).count() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(the_table_stays_bounded_and_keeps_the_recently_blocked) {
+  failure_throttle t({.free_failures = 0, .first_delay = 1000ms, .max_delay = 900000ms, .max_keys = 1000});
+  t.failed("attacker", start + 9s);
+  for (int i = 0; i < 5000; ++i) t.failed("spray-" + std::to_string(i), start + milliseconds(i));
+  BOOST_TEST(t.size() <= 1000u);
+  BOOST_TEST(t.size() >= 750u);  // each pass frees a quarter, not everything
+  // Evicted first: the least recently touched, so the spray's own old entries
+  // go before a key blocked after all of them.
+  BOOST_TEST(t.retry_after("attacker", start + 9s).count() > 0);
+}
+
+BOOST_AUTO_TEST_CASE(pairing_rate_is_a_token_bucket_per_source) {
+  rate_limiter r({.per_second = 2, .burst = 3});
+  for (int i = 0; i < 3; ++i) BOOST_TEST(r.take("a", start).count() == 0);
+  BOOST_TEST(r.take("a", start).count() == 500);  // one token every 500 ms
+  BOOST_TEST(r.take("b", start).count() == 0);    // another address is not affected
+  BOOST_TEST(r.take("a", start + 500ms).count() == 0);
+  BOOST_TEST(r.take("a", start + 500ms).count() > 0);
+  rate_limiter off({.per_second = 0, .burst = 1});
+  for (int i = 0; i < 100; ++i) BOOST_TEST_REQUIRE(off.take("a", start).count() == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(registration)
+
+BOOST_AUTO_TEST_CASE(an_attackers_address_is_throttled_the_real_server_gets_through) {
+  registration_gate gate({});
+  const auto now = t0 + 5;
+  // The real hidden server has registered before from its address.
+  BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
+  // An attacker guesses from another address: 5 free failures, then 429s.
+  for (int i = 0; i < 5; ++i)
+    BOOST_TEST_REQUIRE(gate.check(attempt(wrong_code(now), "203.0.113.9"), start, now).what == verdict::refused);
+  auto r = gate.check(attempt(wrong_code(now), "203.0.113.9"), start, now);
+  BOOST_TEST(r.what == verdict::refused);  // the 6th is checked and fails...
+  r = gate.check(attempt(code_at(now), "203.0.113.9"), start, now);
+  BOOST_TEST(r.what == verdict::throttled);  // ...and now even a right code is not checked
+  BOOST_TEST(r.retry_after.count() == 1000);
+  // The real server, from its own address, is not affected.
+  BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
+}
+
+BOOST_AUTO_TEST_CASE(a_guesser_spread_over_many_addresses_meets_the_uuid_throttle) {
+  registration_gate gate({});
+  const auto now = t0 + 5;
+  BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
+  // 21 addresses, one wrong guess each: past the UUID's 20 free failures.
+  for (int i = 0; i < 21; ++i) gate.check(attempt(wrong_code(now), "203.0.113." + std::to_string(i)), start, now);
+  auto r = gate.check(attempt(code_at(now), "203.0.113.200"), start, now);
+  BOOST_TEST(r.what == verdict::throttled);
+  // The address that registered the UUID before is exempt from the UUID's throttle.
+  BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_uuids_fail_and_throttle_like_known_ones) {
+  registration_gate gate({});
+  const auto now = t0 + 5;
+  for (int i = 0; i < 6; ++i)
+    BOOST_TEST_REQUIRE(gate.check(attempt(code_at(now), "203.0.113.9", nullptr), start, now).what ==
+                       verdict::refused);
+  BOOST_TEST(gate.check(attempt(code_at(now), "203.0.113.9", nullptr), start, now).what == verdict::throttled);
+}
+
+BOOST_AUTO_TEST_CASE(a_code_registers_again_only_from_its_first_address_by_default) {
+  registration_gate gate({});
+  const auto now = t0 + 5;
+  BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
+  BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
+  BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.2"), start, now).what == verdict::replayed);
+  // The next step's code is a new code.
+  BOOST_TEST(gate.check(attempt(code_at(now + 30), "198.51.100.2"), start, now + 30).what == verdict::accepted);
+}
+
+BOOST_AUTO_TEST_CASE(strict_mode_never_accepts_a_code_twice) {
+  registration_gate gate({.reuse = reuse_policy::never});
+  const auto now = t0 + 5;
+  BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
+  BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::replayed);
+  // Still refused one step later, while the skew window still takes it.
+  BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now + 30).what == verdict::replayed);
+  // A replay is not a guess: it does not feed the throttle.
+  for (int i = 0; i < 10; ++i) gate.check(attempt(code_at(now), "198.51.100.1"), start, now);
+  BOOST_TEST(gate.check(attempt(code_at(now + 60), "198.51.100.1"), start, now + 60).what == verdict::accepted);
+}
+
+BOOST_AUTO_TEST_CASE(a_pool_credential_is_bound_to_its_uuid_and_secret_and_expires) {
+  registration_gate gate({.credential_lifetime = 600s});
+  const auto now = t0 + 5;
+  auto cred = gate.issue_credential("uuid-a", secret, now);
+  registration_attempt a{"uuid-a", &secret, {}, cred, "198.51.100.1"};
+  BOOST_TEST(gate.check(a, start, now).what == verdict::accepted);
+  BOOST_TEST(gate.check(a, start, now + 599).what == verdict::accepted);  // as often as the pool needs
+  BOOST_TEST(gate.check(a, start, now + 601).what == verdict::credential_refused);
+  registration_attempt other_uuid{"uuid-b", &secret, {}, cred, "198.51.100.1"};
+  BOOST_TEST(gate.check(other_uuid, start, now).what == verdict::credential_refused);
+  registration_attempt rotated{"uuid-a", &other_secret, {}, cred, "198.51.100.1"};
+  BOOST_TEST(gate.check(rotated, start, now).what == verdict::credential_refused);
+  registration_attempt unknown{"uuid-a", nullptr, {}, cred, "198.51.100.1"};
+  BOOST_TEST(gate.check(unknown, start, now).what == verdict::credential_refused);
+  // Another server's (or a restarted one's) credential: a different key.
+  registration_gate restarted({.credential_lifetime = 600s});
+  BOOST_TEST(restarted.check(a, start, now).what == verdict::credential_refused);
+}
+
+BOOST_AUTO_TEST_CASE(forged_and_malformed_credentials_are_refused) {
+  registration_gate gate({.credential_lifetime = 600s});
+  const auto now = t0 + 5;
+  const auto cred = gate.issue_credential("uuid-a", secret, now);
+  auto later = cred;  // the expiry moved: the MAC covers it
+  later.replace(3, 10, std::to_string(now + 300));
+  auto flipped = cred;
+  flipped[flipped.size() - 3] = flipped[flipped.size() - 3] == 'A' ? 'B' : 'A';
+  const std::string cases[] = {later, flipped, "v1.", "v1.x.y", "v2" + cred.substr(2), cred.substr(0, cred.size() - 4),
+                               std::string(200, 'v')};
+  for (const auto& bad : cases) BOOST_TEST_CONTEXT(bad) {
+      registration_attempt a{"uuid-a", &secret, {}, bad, "198.51.100.1"};
+      BOOST_TEST(gate.check(a, start, now).what == verdict::credential_refused);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(forget_drops_used_codes_after_a_rotation) {
+  registration_gate gate({.reuse = reuse_policy::never});
+  const auto now = t0 + 5;
+  BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
+  gate.forget("uuid-a");
+  BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
