@@ -1,6 +1,8 @@
 // Command-line plumbing shared by the three programs.
 #include "rv/cli.hpp"
 
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -146,6 +148,12 @@ server_access read_server_access(const po::variables_map& vm, std::string_view p
 
 int run_main(std::string_view program, const std::function<int()>& body) {
   log::set_program(program);
+  // Secrets (TOTP keys, pool credentials) live in this process's memory: a
+  // crash must not write them to a core file. (/proc stays readable, unlike
+  // with PR_SET_DUMPABLE 0, so operators and tests can still count our
+  // descriptors.)
+  const rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
   try {
     return body();
   } catch (const config_error& e) {
