@@ -64,7 +64,7 @@ awaitable<tunnel> open_tunnel(const options& o, const ssl_ctx_ptr& tls) {
   if (ec) throw exit_error(exit_code::failure, "TLS with " + server + " failed: " + stream->failure_reason());
   log::debug("TLS established with ", server, " (", stream->protocol_version(), ")");
 
-  const auto request = client_connect_request(o.uuid, to_string(o.server));
+  const auto request = client_connect_request(o.uuid, to_string(o.server), o.client_key);
   if (!co_await within(o.connect_timeout, stream->write_all(asio::buffer(request), ec)) || ec)
     throw exit_error(exit_code::failure, "lost the connection to " + server + " while asking for " + o.uuid);
   std::string buf;

@@ -8,6 +8,7 @@
 #include "rv/log.hpp"
 #include "rv/names.hpp"
 #include "rv/protocol.hpp"
+#include "rv/secrets.hpp"
 
 namespace rvconnect {
 
@@ -38,7 +39,8 @@ constexpr std::string_view epilogue =
     "\n"
     "Defaults: each option is taken from the first of these that sets it:\n"
     "  1. the command line\n"
-    "  2. the environment: RV_SERVER, RV_CA_FILE, RV_PIN, RV_SERVER_NAME, RV_NAMES\n"
+    "  2. the environment: RV_SERVER, RV_CA_FILE, RV_PIN, RV_SERVER_NAME, RV_NAMES,\n"
+    "     RV_CLIENT_KEYS\n"
     "  3. the --config file\n"
     "  4. $XDG_CONFIG_HOME/rendezvous/rvconnect.conf (XDG_CONFIG_HOME defaults to ~/.config),\n"
     "     read when it exists; same 'name = value' lines as --config\n"
@@ -95,6 +97,25 @@ names_source load_names(const po::variables_map& vm) {
   n.loaded = true;
   return n;
 }
+// The key for `uuid` in --client-keys (which must exist), else in the
+// user's client-keys file when present; empty when none is listed.
+std::string client_key_for(const po::variables_map& vm, const std::string& uuid) {
+  std::string path;
+  if (vm.count("client-keys")) {
+    path = vm["client-keys"].as<std::string>();
+  } else {
+    const auto dir = rv::cli::user_config_dir();
+    if (dir.empty()) return {};
+    path = (dir / "client-keys").string();
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return {};
+  }
+  const auto keys = rv::load_client_keys_file(path);
+  auto it = keys.find(uuid);
+  if (it == keys.end()) return {};
+  rv::log::debug("presenting the client key for uuid=", uuid, " from ", path);
+  return it->second;
+}
 }  // namespace
 
 std::optional<options> parse_options(int argc, char** argv) {
@@ -106,14 +127,18 @@ std::optional<options> parse_options(int argc, char** argv) {
       ("listen,l", po::value<std::string>()->value_name("[HOST:]PORT"),
        "accept local TCP connections here and tunnel each (host defaults to 127.0.0.1)")
       ("names", po::value<std::string>()->value_name("FILE"),
-       "the names file: NAME UUID [SERVER:PORT] lines (default: names in the user config dir)");
+       "the names file: NAME UUID [SERVER:PORT] lines (default: names in the user config dir)")
+      ("client-keys", po::value<std::string>()->value_name("FILE"),
+       "UUID KEY lines, mode 0600: the key to present for a UUID whose server asks for one "
+       "(default: client-keys in the user config dir, when present)");
   po::positional_options_description positional;
   positional.add("uuid", 1);
   const rv::cli::default_sources defaults{{{"RV_SERVER", "server"},
                                            {"RV_CA_FILE", "ca-file"},
                                            {"RV_PIN", "pin"},
                                            {"RV_SERVER_NAME", "server-name"},
-                                           {"RV_NAMES", "names"}},
+                                           {"RV_NAMES", "names"},
+                                           {"RV_CLIENT_KEYS", "client-keys"}},
                                           "rvconnect.conf"};
   rv::cli::parse_report report;
   po::variables_map vm;
@@ -149,6 +174,7 @@ std::optional<options> parse_options(int argc, char** argv) {
                    name_server ? " at " + rv::to_string(*name_server) : std::string());
   else if (names.loaded && !canonical_uuid(target))
     o.names_note = "; '" + target + "' is not a name in " + names.path + " either";
+  o.client_key = client_key_for(vm, o.uuid);
   if (vm.count("listen")) {
     auto text = vm["listen"].as<std::string>();
     auto l = rv::parse_endpoint(text, "127.0.0.1");

@@ -17,6 +17,7 @@ struct options : rv::cli::server_access {
   std::string names_note;
   std::optional<rv::endpoint_spec> listen;  // local listener mode; else stdin/stdout
   std::chrono::seconds answer_timeout{30};  // the server may wait for a parked connection
+  std::string client_key;  // from the client keys file, for a server that asks for one
 };
 
 // nullopt when --help or --version was printed. Throws rv::config_error.

@@ -57,6 +57,8 @@ std::optional<options> parse_options(int argc, char** argv) {
       ("key", po::value<std::string>()->value_name("FILE"), "PEM private key (required)")
       ("secrets", po::value<std::string>()->value_name("FILE"),
        "UUIDs and their TOTP secrets, mode 0600 (required)")
+      ("client-keys", po::value<std::string>()->value_name("FILE"),
+       "UUID KEY lines, mode 0600: clients of these UUIDs must present the key (optional)")
       ("grace", po::value<double>()->value_name("SECONDS")->default_value(3),
        "how long a client waits for a parked connection before 404")
       ("max-parked", po::value<std::size_t>()->value_name("N")->default_value(64),
@@ -108,6 +110,7 @@ std::optional<options> parse_options(int argc, char** argv) {
   o.cert_file = required("cert");
   o.key_file = required("key");
   o.secrets_file = required("secrets");
+  if (vm.count("client-keys")) o.client_keys_file = vm["client-keys"].as<std::string>();
   std::vector<std::string> listen{"0.0.0.0:8899"};
   if (vm.count("listen")) listen = vm["listen"].as<std::vector<std::string>>();
   for (const auto& text : listen) {

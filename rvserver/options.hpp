@@ -15,6 +15,7 @@ struct options {
   std::string cert_file;
   std::string key_file;
   std::string secrets_file;
+  std::string client_keys_file;  // optional: UUIDs whose clients must present a key
   std::chrono::milliseconds grace{3000};        // a client waits this long for a parked connection
   std::size_t max_parked_per_uuid = 64;         // beyond it the oldest parked connection is closed
   std::chrono::seconds handshake_timeout{10};

@@ -38,6 +38,7 @@ struct server_state {
   const options& opts;
   ssl_ctx_ptr tls;
   secrets_table secrets;
+  client_keys keys;  // --client-keys: UUIDs whose clients must present a key
   registry parking;
   registration_gate gate;
   rate_limiter takes;  // how fast one address may take parked connections
@@ -358,6 +359,13 @@ awaitable<void> session(tcp::socket socket, server_state& st) {
   c.head_at = steady_clock::now();
   auto req = classify(head);
   if (req.kind == request_kind::connect_client || req.kind == request_kind::http_client) {
+    // Keys are at least 128 bits: checked in constant time, not throttled.
+    if (auto key = st.keys.find(req.uuid); key != st.keys.end() && !constant_time_equal(key->second, req.client_key)) {
+      co_await refuse(st, *stream, c, 403,
+                      "this UUID takes only clients with its client key (Rendezvous-Client-Key, or the Basic "
+                      "password); none or a wrong one was given");
+      co_return;
+    }
     // One address must not drain a UUID's pool by taking parked connections
     // faster than its hidden server can park new ones.
     if (auto wait = st.takes.take(c.source, steady_clock::now()); wait.count() > 0) {
@@ -453,9 +461,11 @@ bool same_secret(const totp_params& a, const totp_params& b) {
 // fails to load leaves the running configuration as it was.
 void reload(server_state& st) {
   secrets_table fresh;
+  client_keys keys;
   ssl_ctx_ptr tls;
   try {
     fresh = load_secrets_file(st.opts.secrets_file);
+    if (!st.opts.client_keys_file.empty()) keys = load_client_keys_file(st.opts.client_keys_file);
     tls = make_server_context(st.opts.cert_file, st.opts.key_file);
   } catch (const std::exception& e) {
     log::error("reload failed, still running with the previous configuration: ", e.what());
@@ -473,6 +483,7 @@ void reload(server_state& st) {
     log::info("uuid=", uuid, removed ? " removed" : " rotated", ": closed ", evicted.size(), " parked connections");
   }
   st.secrets = std::move(fresh);
+  st.keys = std::move(keys);
   st.tls = std::move(tls);
   log::info("reloaded ", st.opts.secrets_file, " (", st.secrets.size(), " UUIDs) and ", st.opts.cert_file,
             "; closed ", closed, " parked connections");
@@ -536,12 +547,15 @@ int run(const options& opts) {
   // Writes to a closed pipe or socket must be errors, not a silent death.
   std::signal(SIGPIPE, SIG_IGN);
   auto secrets = load_secrets_file(opts.secrets_file);
+  client_keys keys;
+  if (!opts.client_keys_file.empty()) keys = load_client_keys_file(opts.client_keys_file);
   auto tls = make_server_context(opts.cert_file, opts.key_file);
 
   asio::io_context io(1);
   server_state st{opts,
                   tls,
                   std::move(secrets),
+                  std::move(keys),
                   registry(opts.max_parked_per_uuid),
                   registration_gate(gate_settings_of(opts)),
                   rate_limiter({opts.client_rate, opts.client_burst}),
@@ -550,6 +564,8 @@ int run(const options& opts) {
                   {},
                   {}};
   log::info(st.secrets.size(), " UUIDs in ", opts.secrets_file);
+  if (!opts.client_keys_file.empty())
+    log::info(st.keys.size(), " UUIDs take only clients with a key (", opts.client_keys_file, ")");
   log::debug("at most ", st.max_connections, " connections, ", opts.max_connections_per_source, " per address");
 
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;

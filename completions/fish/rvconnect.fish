@@ -22,3 +22,4 @@ complete -c rvconnect -l pin -x -d 'Require the server key to match this SPKI pi
 complete -c rvconnect -l server-name -x -a '(__fish_print_hostnames)' -d 'Name the certificate must carry, and SNI'
 complete -c rvconnect -l connect-timeout -x -d 'Deadline for connecting and the TLS handshake (default 10)'
 complete -c rvconnect -l names -r -F -d 'The names file (NAME UUID [SERVER:PORT] lines)'
+complete -c rvconnect -l client-keys -r -F -d 'UUID KEY lines: the key to present for a UUID'

@@ -10,6 +10,7 @@ complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -s l -l l
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l cert -r -F -d 'PEM certificate chain'
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l key -r -F -d 'PEM private key'
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l secrets -r -F -d 'UUIDs and their TOTP secrets, mode 0600'
+complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l client-keys -r -F -d 'UUID KEY lines: clients of these UUIDs must present the key'
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l grace -x -d 'Seconds a client waits for a parked connection (default 3)'
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l max-parked -x -d 'Parked connections kept per UUID (default 64)'
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l handshake-timeout -x -d 'Deadline for the TLS handshake (default 10)'

@@ -113,6 +113,7 @@ classified_request classify_connect(const request_head& head) {
   if (question == std::string_view::npos) {
     r.kind = request_kind::connect_client;
     r.wants_notify = r.wants_credential = false;
+    if (const std::string* key = head.find(client_key_field)) r.client_key = *key;
     return r;
   }
   auto token = query_param(target, "response");
@@ -174,9 +175,12 @@ classified_request classify(const request_head& head) {
   if (head.method == "CONNECT") return classify_connect(head);
 
   classified_request r;
+  if (const std::string* key = head.find(client_key_field)) r.client_key = *key;
   if (const std::string* auth = head.find("Authorization")) {
     auto user = authorization_user(*auth);
     if (!user || !valid_uuid(*user)) return refuse(400, "Authorization names no UUID");
+    if (r.client_key.empty())
+      if (auto password = basic_password(*auth)) r.client_key = std::move(*password);
     r.kind = request_kind::http_client;
     r.uuid = std::move(*user);
     return r;
@@ -194,22 +198,41 @@ classified_request classify(const request_head& head) {
   return r;
 }
 
-std::optional<std::string> authorization_user(std::string_view value) {
+namespace {
+// RFC 7617 §2: "user-id:password" with the first colon separating them.
+struct basic_credentials {
+  std::string user, password;
+};
+
+// The scheme and the rest of an Authorization value.
+std::pair<std::string_view, std::string_view> split_scheme(std::string_view value) {
   value = trim(value);
   auto sp = value.find_first_of(" \t");
-  if (sp == std::string_view::npos) return std::nullopt;
-  std::string_view scheme = value.substr(0, sp);
-  std::string_view rest = trim(value.substr(sp));
+  if (sp == std::string_view::npos) return {};
+  return {value.substr(0, sp), trim(value.substr(sp))};
+}
+
+std::optional<basic_credentials> basic(std::string_view value) {
+  auto [scheme, rest] = split_scheme(value);
+  if (!iequals(scheme, "Basic")) return std::nullopt;
+  auto decoded = base64_decode(rest);
+  if (!decoded) return std::nullopt;
+  std::string text(decoded->begin(), decoded->end());
+  auto colon = text.find(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  return basic_credentials{text.substr(0, colon), text.substr(colon + 1)};
+}
+}  // namespace
+
+std::optional<std::string> authorization_user(std::string_view value) {
+  auto [scheme, rest] = split_scheme(value);
   if (iequals(scheme, "Digest")) return digest_username(rest);
-  if (iequals(scheme, "Basic")) {
-    auto decoded = base64_decode(rest);
-    if (!decoded) return std::nullopt;
-    std::string text(decoded->begin(), decoded->end());
-    auto colon = text.find(':');
-    // RFC 7617 §2: user-id and password are separated by the first colon.
-    if (colon == std::string::npos || colon == 0) return std::nullopt;
-    return text.substr(0, colon);
-  }
+  if (auto b = basic(value)) return std::move(b->user);
+  return std::nullopt;
+}
+
+std::optional<std::string> basic_password(std::string_view value) {
+  if (auto b = basic(value)) return std::move(b->password);
   return std::nullopt;
 }
 
@@ -268,13 +291,17 @@ std::string registration_request(std::string_view uuid, std::string_view token, 
   return registration_request(r);
 }
 
-std::string client_connect_request(std::string_view uuid, std::string_view host) {
-  return "CONNECT uuid:" + std::string(uuid) + " HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n";
+std::string client_connect_request(std::string_view uuid, std::string_view host, std::string_view client_key) {
+  std::string out = "CONNECT uuid:" + std::string(uuid) + " HTTP/1.1\r\nHost: " + std::string(host) + "\r\n";
+  if (!client_key.empty()) out += std::string(client_key_field) + ": " + std::string(client_key) + "\r\n";
+  return out + "\r\n";
 }
 
 std::string forwarded_request(const request_head& head) {
   request_head copy = head;
-  std::erase_if(copy.fields, [](const header_field& f) { return iequals(f.name, "Authorization"); });
+  std::erase_if(copy.fields, [](const header_field& f) {
+    return iequals(f.name, "Authorization") || iequals(f.name, client_key_field);
+  });
   return format_request(copy);
 }
 

@@ -17,6 +17,7 @@ inline constexpr std::string_view client_field = "Rendezvous-Client";
 inline constexpr std::string_view pool_field = "Rendezvous-Pool";  // "1": please issue a pool credential
 inline constexpr std::string_view credential_field = "Rendezvous-Pool-Credential";
 inline constexpr std::string_view credential_age_field = "Rendezvous-Pool-Max-Age";  // seconds
+inline constexpr std::string_view client_key_field = "Rendezvous-Client-Key";
 
 // A UUID as this protocol uses it: 1..128 characters from [A-Za-z0-9._~-]
 // (RFC 3986 unreserved), so it needs no escaping in a target or a header.
@@ -37,6 +38,7 @@ struct classified_request {
   std::string credential;   // register_hidden with a pool credential (then token is empty)
   bool wants_notify = false;  // register_hidden: "Rendezvous-Notify: 1" was sent
   bool wants_credential = false;  // register_hidden: "Rendezvous-Pool: 1" was sent
+  std::string client_key;   // clients: Rendezvous-Client-Key, or else the Basic password
   int status = 0;           // refused: 400, 403, 407, ...
   std::string diagnostic;   // refused: a short human-readable reason, never a secret
 };
@@ -58,6 +60,8 @@ classified_request classify(const request_head& head);
 // The user name in an Authorization value: `Digest username="ID", ...` or
 // `Basic base64(ID:password)`. nullopt when there is none or it is malformed.
 std::optional<std::string> authorization_user(std::string_view value);
+// The password of a Basic Authorization value; nullopt for other schemes.
+std::optional<std::string> basic_password(std::string_view value);
 
 // The value of `name` in the query of a request target ("/p?a=1&name=v"), not
 // percent-decoded. nullopt when absent.
@@ -88,11 +92,11 @@ struct registration {
   bool want_credential = false;
 };
 std::string registration_request(const registration& r);
-// "CONNECT uuid:ID HTTP/1.1\r\nHost: HOST\r\n\r\n"
-std::string client_connect_request(std::string_view uuid, std::string_view host);
+// "CONNECT uuid:ID HTTP/1.1\r\nHost: HOST\r\n[Rendezvous-Client-Key: KEY\r\n]\r\n"
+std::string client_connect_request(std::string_view uuid, std::string_view host, std::string_view client_key = {});
 
 // The request as it goes on to the hidden server: same start line and fields
-// minus Authorization, then the empty line.
+// minus Authorization and Rendezvous-Client-Key, then the empty line.
 std::string forwarded_request(const request_head& head);
 
 } // namespace rv

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -93,6 +94,31 @@ std::string read_secrets_file(const std::filesystem::path& path) {
 
 secrets_table load_secrets_file(const std::filesystem::path& path) {
   return parse_secrets(read_secrets_file(path), path.string());
+}
+
+client_keys parse_client_keys(std::string_view text, std::string_view origin) {
+  client_keys keys;
+  std::map<std::string, std::size_t, std::less<>> first_line;
+  for_each_record(text, [&](const record_line& record) {
+    const auto& fields = record.fields;
+    auto fail = [&](std::string_view what) { fail_at(origin, record.number, what); };
+    if (fields.size() != 2) fail("expected: UUID KEY");
+    if (!valid_uuid(fields[0])) fail("invalid UUID (1..128 of A-Z a-z 0-9 . _ ~ -)");
+    const auto key = fields[1];
+    // 22 base64 characters carry 128 bits: shorter keys could be guessed.
+    if (key.size() < 22 || key.size() > 256) fail("KEY must be 22 to 256 characters");
+    if (!std::all_of(key.begin(), key.end(), [](char c) { return c > ' ' && c < 0x7f; }))
+      fail("KEY must be visible ASCII characters");
+    if (auto it = first_line.find(fields[0]); it != first_line.end())
+      fail("duplicate UUID (first on line " + std::to_string(it->second) + ")");
+    first_line.emplace(std::string(fields[0]), record.number);
+    keys.emplace(std::string(fields[0]), std::string(key));
+  });
+  return keys;
+}
+
+client_keys load_client_keys_file(const std::filesystem::path& path) {
+  return parse_client_keys(read_secrets_file(path), path.string());
 }
 
 }  // namespace rv

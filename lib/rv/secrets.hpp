@@ -33,4 +33,15 @@ std::string read_secrets_file(const std::filesystem::path& path);
 // read_secrets_file, then parse_secrets.
 secrets_table load_secrets_file(const std::filesystem::path& path);
 
+// Client keys (an extension, docs/protocol-extensions.md): for the UUIDs it
+// lists, rvserver pairs only clients that present the key. One line per UUID:
+//   UUID KEY     (KEY: 22..256 visible characters, e.g. base64 of 16+ random bytes)
+// The same format serves rvconnect, which looks up the UUID it dials.
+using client_keys = std::map<std::string, std::string, std::less<>>;
+
+// Throws rv::config_error naming `origin` and the line (never the key).
+client_keys parse_client_keys(std::string_view text, std::string_view origin = "client keys");
+// read_secrets_file (mode 0600 and all), then parse_client_keys.
+client_keys load_client_keys_file(const std::filesystem::path& path);
+
 } // namespace rv

@@ -256,6 +256,23 @@ BOOST_AUTO_TEST_CASE(the_heads_we_send_classify_as_meant) {
   BOOST_TEST(client.uuid == "abc");
 }
 
+BOOST_AUTO_TEST_CASE(client_keys_from_a_field_or_the_basic_password) {
+  auto stream = rv::classify(parse(rv::client_connect_request("abc", "h:1", "KEY-123")));
+  BOOST_TEST(stream.kind == request_kind::connect_client);
+  BOOST_TEST(stream.client_key == "KEY-123");
+  BOOST_TEST(rv::classify(parse(rv::client_connect_request("abc", "h:1"))).client_key.empty());
+  // Basic base64("abc:pa:ss"): the password is everything after the first colon.
+  auto basic = rv::classify(parse("GET / HTTP/1.1\r\nAuthorization: Basic YWJjOnBhOnNz\r\n\r\n"));
+  BOOST_TEST(basic.kind == request_kind::http_client);
+  BOOST_TEST(basic.uuid == "abc");
+  BOOST_TEST(basic.client_key == "pa:ss");
+  // The field wins over the password; neither reaches the hidden server.
+  auto head = parse("GET / HTTP/1.1\r\nAuthorization: Basic YWJjOnBhOnNz\r\nRendezvous-Client-Key: F\r\nX: y\r\n\r\n");
+  BOOST_TEST(rv::classify(head).client_key == "F");
+  BOOST_TEST(rv::forwarded_request(head) == "GET / HTTP/1.1\r\nX: y\r\n\r\n");
+  BOOST_TEST(!rv::basic_password("Digest username=\"abc\"").has_value());
+}
+
 BOOST_AUTO_TEST_CASE(pool_credential_registrations) {
   rv::registration with_code;
   with_code.uuid = "abc";

@@ -155,4 +155,30 @@ BOOST_AUTO_TEST_CASE(errors_in_a_file_name_the_file) {
   BOOST_TEST(missing->find("missing.secrets") != std::string::npos, *missing);
 }
 
+BOOST_AUTO_TEST_CASE(client_keys_files) {
+  const std::string key = "c2VjcmV0LWtleS1mb3ItdGVzdHM=";  // 28 characters
+  auto keys = rv::parse_client_keys("# clients\nabc " + key + "\n\ndef " + key + "x  # trailing\n");
+  BOOST_TEST(keys.size() == 2u);
+  BOOST_TEST(keys.at("abc") == key);
+  BOOST_TEST(keys.at("def") == key + "x");
+  struct bad_case {
+    const char* name;
+    std::string text;
+    const char* expect;
+  };
+  const bad_case cases[] = {
+      {"no key", "abc\n", "expected: UUID KEY"},
+      {"extra field", "abc " + key + " more\n", "expected: UUID KEY"},
+      {"short key (under 128 bits)", "abc c2VjcmV0\n", "22 to 256"},
+      {"invalid UUID", "a/b " + key + "\n", "invalid UUID"},
+      {"duplicate", "abc " + key + "\nabc " + key + "\n", "first on line 1"},
+  };
+  for (const auto& c : cases) BOOST_TEST_CONTEXT(c.name) {
+      auto message = config_error_of([&] { rv::parse_client_keys(c.text, "keys"); });
+      BOOST_TEST_REQUIRE(message.has_value());
+      BOOST_TEST(message->find(c.expect) != std::string::npos, *message);
+      BOOST_TEST(message->find("c2VjcmV0") == std::string::npos, "the key leaked into: " << *message);
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
