@@ -12,6 +12,11 @@ namespace rv {
 
 namespace {
 constexpr std::size_t io_chunk = 64 * 1024;
+// A connection starts with buffers for a handshake (one full TLS record), and
+// grows them to io_chunk only once a read fills one: the handshake burst of a
+// pool of parked connections must not leave 130 KiB each in malloc's free
+// lists after release_buffers().
+constexpr std::size_t first_chunk = 16 * 1024 + 512;
 
 bool is_ip_literal(const std::string& host) {
   error_code ec;
@@ -71,7 +76,7 @@ awaitable<void> tls_stream::fill(error_code& ec) {
       ec = we;
       co_return;
     }
-    in_buf_.resize(io_chunk);
+    in_buf_.resize(first_chunk);
   }
   reading_ = true;
   auto [e, n] = co_await socket_.async_read_some(asio::buffer(in_buf_), nothrow);
@@ -83,6 +88,7 @@ awaitable<void> tls_stream::fill(error_code& ec) {
     co_return;
   }
   BIO_write(rbio_, in_buf_.data(), static_cast<int>(n));
+  if (n == in_buf_.size() && n < io_chunk) in_buf_.resize(io_chunk);  // bulk traffic: fewer, larger reads
 }
 
 awaitable<void> tls_stream::flush(error_code& ec) {
@@ -93,7 +99,10 @@ awaitable<void> tls_stream::flush(error_code& ec) {
       continue;
     }
     writing_ = true;
-    if (out_buf_.empty()) out_buf_.resize(io_chunk + 1024);
+    // As large as what is pending (a handshake flight is a few KiB), up to a
+    // whole io_chunk written by write_all and its record overhead.
+    const std::size_t want = std::min(std::max<std::size_t>(BIO_ctrl_pending(wbio_), 4096), io_chunk + 1024);
+    if (out_buf_.size() < want) out_buf_.resize(want);
     while (!write_error_ && BIO_ctrl_pending(wbio_) > 0) {
       int n = BIO_read(wbio_, out_buf_.data(), static_cast<int>(out_buf_.size()));
       if (n <= 0) break;
@@ -119,6 +128,8 @@ awaitable<void> tls_stream::handshake(error_code& ec) {
     if (r == 1) break;
     int err = SSL_get_error(ssl_, r);
     if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+      // Before fail() or ERR_clear_error() empty the error queue it reads.
+      ec = ssl_error_code();
       long verify = SSL_get_verify_result(ssl_);
       if (verify != X509_V_OK) {
         reason_ = std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
@@ -130,8 +141,8 @@ awaitable<void> tls_stream::handshake(error_code& ec) {
       } else {
         fail("TLS handshake failed");
       }
-      ec = ssl_error_code();  // never empty
-      co_await flush(ec);     // send our alert, if any
+      error_code ignored;
+      co_await flush(ignored);  // send our alert, if any
       co_return;
     }
     co_await flush(ec);
@@ -198,8 +209,8 @@ awaitable<std::size_t> tls_stream::read_some(asio::mutable_buffer buf, error_cod
         if (ec) co_return 0;
         continue;
       default:
+        ec = ssl_error_code();  // first: fail() empties the error queue
         fail("TLS read failed");
-        ec = ssl_error_code();
         co_return 0;
     }
   }
@@ -219,8 +230,8 @@ awaitable<void> tls_stream::write_all(asio::const_buffer buf, error_code& ec) {
     ERR_clear_error();
     std::size_t written = 0;
     if (SSL_write_ex(ssl_, p, n, &written) != 1) {
-      fail("TLS write failed");
       ec = ssl_error_code();
+      fail("TLS write failed");
       co_return;
     }
     p += written;
@@ -246,6 +257,21 @@ void tls_stream::release_buffers() {
   if (writing_ || reading_) return;
   std::vector<char>().swap(in_buf_);
   std::vector<char>().swap(out_buf_);
+  // A memory BIO keeps the capacity its largest content needed (the
+  // handshake's): empty ones are swapped for new ones.
+  if (BIO_ctrl_pending(rbio_) == 0) {
+    if (BIO* fresh = BIO_new(BIO_s_mem())) {
+      BIO_set_mem_eof_return(fresh, -1);
+      SSL_set0_rbio(ssl_, fresh);  // frees the old one
+      rbio_ = fresh;
+    }
+  }
+  if (BIO_ctrl_pending(wbio_) == 0) {
+    if (BIO* fresh = BIO_new(BIO_s_mem())) {
+      SSL_set0_wbio(ssl_, fresh);
+      wbio_ = fresh;
+    }
+  }
 }
 
 void tls_stream::abort() {
