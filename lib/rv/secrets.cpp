@@ -28,17 +28,32 @@ bool parse_unsigned(std::string_view text, unsigned low, unsigned high, unsigned
   return true;
 }
 
+// The first field of the secrets and client keys files: a valid UUID, once per file.
+class uuid_column {
+ public:
+  template <class Fail>
+  void take(std::string_view uuid, std::size_t line, Fail fail) {
+    if (!valid_uuid(uuid)) fail("invalid UUID (1..128 of A-Z a-z 0-9 . _ ~ -)");
+    if (auto it = first_line_.find(uuid); it != first_line_.end())
+      fail("duplicate UUID (first on line " + std::to_string(it->second) + ")");
+    first_line_.emplace(std::string(uuid), line);
+  }
+
+ private:
+  std::map<std::string, std::size_t, std::less<>> first_line_;
+};
+
 }  // namespace
 
 secrets_table parse_secrets(std::string_view text, std::string_view origin) {
   secrets_table table;
-  std::map<std::string, std::size_t, std::less<>> first_line;
+  uuid_column uuids;
   for_each_record(text, [&](const record_line& record) {
     const auto& fields = record.fields;
     auto fail = [&](std::string_view what) { fail_at(origin, record.number, what); };
     if (fields.size() < 2) fail("expected: UUID BASE32SECRET [STEP [DIGITS]]");
     if (fields.size() > 4) fail("extra fields after DIGITS");
-    if (!valid_uuid(fields[0])) fail("invalid UUID (1..128 of A-Z a-z 0-9 . _ ~ -)");
+    uuids.take(fields[0], record.number, fail);
     secret_entry entry;
     entry.uuid = fields[0];
     auto key = base32_decode(fields[1]);
@@ -49,9 +64,6 @@ secrets_table parse_secrets(std::string_view text, std::string_view origin) {
       fail("STEP must be a number of seconds in 1..3600");
     if (fields.size() > 3 && !parse_unsigned(fields[3], 6, 8, entry.params.digits))
       fail("DIGITS must be 6, 7 or 8");
-    if (auto it = first_line.find(entry.uuid); it != first_line.end())
-      fail("duplicate UUID (first on line " + std::to_string(it->second) + ")");
-    first_line.emplace(entry.uuid, record.number);
     std::string uuid = entry.uuid;
     table.emplace(std::move(uuid), std::move(entry));
   });
@@ -98,20 +110,17 @@ secrets_table load_secrets_file(const std::filesystem::path& path) {
 
 client_keys parse_client_keys(std::string_view text, std::string_view origin) {
   client_keys keys;
-  std::map<std::string, std::size_t, std::less<>> first_line;
+  uuid_column uuids;
   for_each_record(text, [&](const record_line& record) {
     const auto& fields = record.fields;
     auto fail = [&](std::string_view what) { fail_at(origin, record.number, what); };
     if (fields.size() != 2) fail("expected: UUID KEY");
-    if (!valid_uuid(fields[0])) fail("invalid UUID (1..128 of A-Z a-z 0-9 . _ ~ -)");
+    uuids.take(fields[0], record.number, fail);
     const auto key = fields[1];
     // 22 base64 characters carry 128 bits: shorter keys could be guessed.
     if (key.size() < 22 || key.size() > 256) fail("KEY must be 22 to 256 characters");
     if (!std::all_of(key.begin(), key.end(), [](char c) { return c > ' ' && c < 0x7f; }))
       fail("KEY must be visible ASCII characters");
-    if (auto it = first_line.find(fields[0]); it != first_line.end())
-      fail("duplicate UUID (first on line " + std::to_string(it->second) + ")");
-    first_line.emplace(std::string(fields[0]), record.number);
     keys.emplace(std::string(fields[0]), std::string(key));
   });
   return keys;

@@ -1,8 +1,9 @@
-// Lets BOOST_TEST print the library's enums when a check fails.
+// Lets BOOST_TEST print the library's (and rvserver's) enums when a check fails.
 #pragma once
 #include <ostream>
 
 #include "rv/head.hpp"
+#include "registration_gate.hpp"
 #include "rv/protocol.hpp"
 
 namespace rv {
@@ -29,3 +30,18 @@ inline std::ostream& operator<<(std::ostream& os, request_kind k) {
 }
 
 }  // namespace rv
+
+namespace rvserver {
+
+inline std::ostream& operator<<(std::ostream& os, verdict v) {
+  switch (v) {
+    case verdict::accepted: return os << "accepted";
+    case verdict::throttled: return os << "throttled";
+    case verdict::refused: return os << "refused";
+    case verdict::replayed: return os << "replayed";
+    case verdict::credential_refused: return os << "credential_refused";
+  }
+  return os << "?";
+}
+
+}  // namespace rvserver

@@ -4,24 +4,13 @@
 
 #include <string>
 
+#include "print.hpp"
 #include "registration_gate.hpp"
 #include "rv/totp.hpp"
 
 using namespace rvserver;
 using namespace std::chrono_literals;
 
-namespace rvserver {
-std::ostream& operator<<(std::ostream& os, verdict v) {
-  switch (v) {
-    case verdict::accepted: return os << "accepted";
-    case verdict::throttled: return os << "throttled";
-    case verdict::refused: return os << "refused";
-    case verdict::replayed: return os << "replayed";
-    case verdict::credential_refused: return os << "credential_refused";
-  }
-  return os << "?";
-}
-}  // namespace rvserver
 
 namespace {
 
