@@ -139,7 +139,7 @@ awaitable<void> tls_stream::handshake(error_code& ec) {
           reason_ += " (give the issuing CA with --ca-file, or pin the key with --pin)";
         ERR_clear_error();
       } else {
-        fail("TLS handshake failed");
+        reason_ = openssl_errors();  // callers say "TLS handshake failed: ..." or "TLS with X failed: ..."
       }
       error_code ignored;
       co_await flush(ignored);  // send our alert, if any
