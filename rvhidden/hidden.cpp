@@ -10,6 +10,7 @@
 #include "rv/error.hpp"
 #include "rv/io.hpp"
 #include "rv/log.hpp"
+#include "rv/memory.hpp"
 #include "rv/protocol.hpp"
 #include "rv/relay.hpp"
 #include "rv/secrets.hpp"
@@ -27,6 +28,7 @@ struct shared_state {
   ssl_ctx_ptr tls;
   std::string host_header;  // "host:port" as the user wrote --server
   std::uint64_t next_tunnel = 1;
+  std::uint64_t registrations = 0;  // parked so far, all services (for trim_memory_every)
   std::mt19937 rng{std::random_device{}()};
 };
 
@@ -294,12 +296,19 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
   const std::string* notify = answer.find(notify_field);
   const bool notices = notify && *notify == "1";
   report_success(st);
+  ++st.shared.registrations;
   log::info("parked uuid=", uuid, " slot=", slot, " server=", server, notices ? "" : " (seed server: no notices)");
 
+  // Idle until the first byte arrives (the arrival notice, or a seed
+  // server's client's first byte): no buffers and no read in progress
+  // meanwhile, so a parked slot costs little more than its TLS state.
+  // Keepalive turns a dead connection into an error here.
+  stream->release_buffers();
+  if (!stream->has_buffered_input()) {
+    auto [we] = co_await stream->socket().async_wait(tcp::socket::wait_read, nothrow);
+    if (we) co_return park_outcome::lost;
+  }
   if (notices) {
-    // The next thing on this connection is the arrival notice; keepalive
-    // turns a dead connection into an error here. Idle, it needs no buffers.
-    stream->release_buffers();
     response_head notice;
     auto got = co_await read_head(*stream, buf, notice, {}, ec);
     if (ec || got.status != parse_status::good || notice.status != 200) co_return park_outcome::lost;
@@ -316,10 +325,10 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
     co_return park_outcome::taken;
   }
   // Seed server: the first client byte is the arrival.
-  char first[16 * 1024];
+  std::string first(16 * 1024, '\0');
   std::size_t n = co_await stream->read_some(asio::buffer(first), ec);
   if (n == 0) co_return park_outcome::superseded;
-  buf.append(first, n);
+  buf.append(first, 0, n);
   std::string mode = "seed", who = "?";
   asio::co_spawn(co_await asio::this_coro::executor,
                  guarded_arrival(std::move(stream), std::move(buf), std::move(mode), std::move(who), st), asio::detached);
@@ -388,6 +397,8 @@ int run(const options& opts) {
   for (auto& st : services)
     for (unsigned slot = 0; slot < opts.pool; ++slot) asio::co_spawn(io, pool_slot(st, slot), asio::detached);
 
+  asio::co_spawn(io, trim_memory_every(10s, [&shared] { return shared.next_tunnel + shared.registrations; }),
+                 asio::detached);
   asio::signal_set signals(io);
   stop_on_signals(io, signals);
   io.run();

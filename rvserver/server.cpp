@@ -19,6 +19,7 @@
 #include "rv/error.hpp"
 #include "rv/io.hpp"
 #include "rv/log.hpp"
+#include "rv/memory.hpp"
 #include "rv/protocol.hpp"
 #include "rv/relay.hpp"
 #include "rv/secrets.hpp"
@@ -580,6 +581,8 @@ int run(const options& opts) {
 
   asio::signal_set signals(io);
   stop_on_signals(io, signals);
+  asio::co_spawn(io, trim_memory_every(10s, [&st] { return st.stats.connections + st.stats.pairings; }),
+                 asio::detached);
   asio::signal_set hangup(io, SIGHUP);
   asio::co_spawn(io, reload_on_hangup(hangup, st), asio::detached);
   io.run();

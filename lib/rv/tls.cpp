@@ -82,6 +82,10 @@ ssl_ctx_ptr make_server_context(const std::string& cert_file, const std::string&
                           "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
                           "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
                           "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384");
+  // No TLS 1.3 session tickets: our clients never resume (each connection is
+  // a fresh handshake), and a ticket costs the server CPU and every parked
+  // client connection the memory of one more session.
+  SSL_CTX_set_num_tickets(ctx.get(), 0);
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_file.c_str()) != 1)
     throw config_error("cannot load certificate " + cert_file + ": " + openssl_errors());
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1)
