@@ -82,11 +82,22 @@ void set_nodelay(tcp::socket& s);
 template <class Handler>
 awaitable<void> accept_each(tcp::acceptor& acceptor, Handler handle) {
   asio::steady_timer pause(acceptor.get_executor());
+  // Out of descriptors, accept fails every 100 ms until some close: one line
+  // then, and a count every 10 s while it lasts, not ten lines a second.
+  steady_clock::time_point logged{};
+  unsigned unlogged = 0;
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(nothrow);
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) {
-      log::warn("accept failed: ", ec.message(), "; pausing 100 ms");
+      if (steady_clock::now() - logged >= seconds(10)) {
+        if (unlogged > 0) log::warn("accept failed ", unlogged, " more times in 10 s");
+        log::warn("accept failed: ", ec.message(), "; pausing 100 ms");
+        logged = steady_clock::now();
+        unlogged = 0;
+      } else {
+        ++unlogged;
+      }
       pause.expires_after(milliseconds(100));
       co_await pause.async_wait(nothrow);
       continue;
