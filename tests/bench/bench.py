@@ -1,0 +1,1532 @@
+#!/usr/bin/env python3
+"""scripts/bench's driver: the rendezvous path and its baselines, measured in one run with the same
+load generators, on 127.0.0.1 only.
+
+Paths (each a local TCP port that ends at the same two services: an iperf3 server and an echo
+service, tests/bench/loadgen.c):
+  rendezvous     rvconnect --listen -> TLS -> rvserver -> TLS -> rvhidden -> TCP -> service
+  HAProxy chain  stunnel (client) -> TLS -> HAProxy (TLS in, TLS out) -> TLS -> stunnel (server)
+                 -> TCP -> service; "the bar": every ratio is to it
+  ssh -R/-L      ssh -L -> sshd (a private jump host on loopback) -> ssh -R -> service
+  socat          one plain socat relay (no crypto: the copying ceiling)
+  direct         the service itself over loopback
+plus AES-GCM speed from `openssl speed` (the crypto ceiling: a figure, no path).
+
+Figures: iperf3 throughput of one tunnel and of 8 at once (with the CPU each relay process used),
+RTT of 64-byte ping-pong (median, p99), time to open a tunnel (median of sequential opens),
+tunnels opened per second by 32 clients, rvconnect's stdio start to first echoed byte, memory
+(PSS) per parked connection and per live idle tunnel against HAProxy's per idle connection, and
+CPU seconds per GiB relayed. Each figure is measured --reps times (paths interleaved, so a burst of
+other work on the machine hits every path alike) and reported as min/median/max with its ratio
+to the HAProxy chain. Writes results.md, results.json and bench.svg (gnuplot) into --out, and
+prints the table on stdout; configs, certificates and every program's output go to --out/run/,
+removed after a successful run unless --keep. Exit 0 when every figure was measured, 1 otherwise
+(the table is still written, with what failed).
+
+Every process it starts is in a session of its own and is killed (by process group, only those)
+on exit, on SIGINT/SIGTERM/SIGHUP and by a watchdog; every wait has a deadline, every loop a bound.
+"""
+import argparse
+import base64
+import ctypes
+import datetime
+import getpass
+import json
+import os
+import platform
+import re
+import resource
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid as uuidlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+GIB = float(1 << 30)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+NCPU = os.cpu_count() or 1
+SSHD = "/usr/sbin/sshd"
+
+PATHS = ("rendezvous", "chain", "ssh", "socat", "direct")
+LABEL = {"rendezvous": "rendezvous", "chain": "HAProxy chain", "ssh": "ssh -R/-L", "socat": "socat",
+         "direct": "direct", "crypto": "(crypto ceiling)"}
+
+FULL = dict(reps=3, iperf_s=5, rtt_count=10000, open_count=200, rate_s=4, rate_clients=32,
+            stdio_count=20, parked=10000, live_tunnels=2000, haproxy_idle=10000, speed_s=1,
+            watchdog_s=14 * 60)
+QUICK = dict(reps=1, iperf_s=2, rtt_count=1000, open_count=20, rate_s=2, rate_clients=32,
+             stdio_count=5, parked=500, live_tunnels=100, haproxy_idle=500, speed_s=1,
+             watchdog_s=8 * 60)
+POOL = 32          # rvhidden --pool on the measured rendezvous path (32 clients open at once)
+MAX_POOL = 250     # rvhidden --pool for the memory phase (rvhidden accepts 1..256)
+SERVICES_PER_HIDDEN = 10
+SSH_TUNNELS = 8    # ssh multiplexes: 8 separate ssh -R/-L pairs for the 8-tunnel figure
+SOCAT_BUFFER = 131072
+SETTLE_WINDOW = 22.0  # memory: PSS steady for this long (rvserver and rvhidden trim their heap
+                      # 10-20 s after a burst of connections ends)
+SETTLE_LIMIT = 60.0   # ... or at most this long
+
+
+class BenchError(Exception):
+    """A step failed; the message says which and why."""
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def now():
+    return time.monotonic()
+
+
+# ----------------------------------------------------------------------------- processes
+
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+def _child_setup():
+    """In a long-running child before exec (started from the main thread): die with the driver.
+    (The descriptor limit is the driver's own, raised to the hard limit in prepare().)"""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Proc:
+    """A started program; stdout and stderr go to files in the log dir (waits poll them)."""
+
+    def __init__(self, runner, name, argv, stdin=None):
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.out_path = os.path.join(runner.logdir, f"{name}.out")
+        self.err_path = os.path.join(runner.logdir, f"{name}.err")
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.p = subprocess.Popen(self.argv, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                      stdout=out, stderr=err, start_new_session=True,
+                                      preexec_fn=_child_setup, cwd=runner.work)
+        self.pid = self.p.pid
+
+    def text(self, which="out"):
+        try:
+            with open(self.out_path if which == "out" else self.err_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def wait_for(self, pattern, timeout=15.0, which="out", count=1):
+        """The count-th match of pattern in stdout (or stderr); BenchError at the deadline or exit."""
+        rx = re.compile(pattern)
+        deadline = now() + timeout
+        while True:
+            found = list(rx.finditer(self.text(which)))
+            if len(found) >= count:
+                return found[count - 1]
+            if self.p.poll() is not None:
+                found = list(rx.finditer(self.text(which)))
+                if len(found) >= count:
+                    return found[count - 1]
+                raise BenchError(f"{self.name} exited ({self.p.returncode}) before printing /{pattern}/: "
+                                 f"{self.tail()}")
+            if now() > deadline:
+                raise BenchError(f"{self.name}: no /{pattern}/ within {timeout} s: {self.tail()}")
+            time.sleep(0.02)
+
+    def tail(self, n=400):
+        return (self.text("err")[-n:] + " " + self.text("out")[-n:]).strip().replace("\n", " | ")
+
+    def running(self):
+        return self.p.poll() is None
+
+    def kill(self):
+        """Ends the process group this program leads (ours alone: it was started in a new session)."""
+        for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
+            try:
+                os.killpg(self.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.p.wait(wait)
+                if sig == signal.SIGTERM:
+                    # the leader is gone; its children (sshd sessions, socat forks) get the KILL
+                    try:
+                        os.killpg(self.pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                    return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+class Runner:
+    def __init__(self, work, logdir):
+        self.work = work
+        self.logdir = logdir
+        self.procs = []
+        self.lock = threading.Lock()
+        self.names = {}
+
+    def start(self, name, argv, stdin=None):
+        with self.lock:
+            n = self.names.get(name, 0) + 1
+            self.names[name] = n
+            unique = name if n == 1 else f"{name}-{n}"
+        p = Proc(self, unique, argv, stdin=stdin)
+        with self.lock:
+            self.procs.append(p)
+        return p
+
+    def stop(self, p):
+        p.kill()
+        with self.lock:
+            if p in self.procs:
+                self.procs.remove(p)
+
+    def stop_all(self):
+        with self.lock:
+            procs = list(reversed(self.procs))
+            self.procs = []
+        for p in procs:
+            p.kill()
+
+
+def run(argv, timeout, cwd=None, input=None):
+    """Runs a program to its end (killed at timeout); returns (rc, stdout text, stderr text)."""
+    p = subprocess.Popen([str(a) for a in argv], stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, cwd=cwd)
+    try:
+        out, err = p.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        p.communicate()
+        raise BenchError(f"{os.path.basename(str(argv[0]))} did not finish within {timeout} s") from None
+    return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def free_ports(n):
+    """n distinct ports nothing listens on now (for programs that cannot bind port 0 and say so)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def listening_ports():
+    """Local ports in LISTEN state on 127.0.0.1 or 0.0.0.0 (/proc/net/tcp): a check with no side effect."""
+    ports = set()
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == "0A":
+                addr, port = fields[1].split(":")
+                if addr in ("0100007F", "00000000"):
+                    ports.add(int(port, 16))
+    return ports
+
+
+def wait_listening(ports, proc, timeout=15.0):
+    deadline = now() + timeout
+    while True:
+        missing = set(ports) - listening_ports()
+        if not missing:
+            return
+        if not proc.running():
+            raise BenchError(f"{proc.name} exited ({proc.p.returncode}): {proc.tail()}")
+        if now() > deadline:
+            raise BenchError(f"{proc.name}: ports {sorted(missing)} not listening within {timeout} s: {proc.tail()}")
+        time.sleep(0.05)
+
+
+# ----------------------------------------------------------------------------- /proc readings
+
+def _stat_fields(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        data = f.read()
+    return data[data.rindex(")") + 2:].split()  # fields from 3 (state) on
+
+
+def process_tree(root):
+    """root and all its descendants (by ppid, from /proc)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(_stat_fields(entry)[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo and len(out) < 100000:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def cpu_seconds(pids):
+    """utime+stime (with reaped children's cutime+cstime) of every pid's process tree, in seconds."""
+    total = 0
+    for root in pids:
+        for pid in process_tree(root):
+            try:
+                f = _stat_fields(pid)
+                total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+            except (OSError, ValueError, IndexError):
+                pass
+    return total / CLK_TCK
+
+
+def machine_cpu():
+    """(busy, total) jiffies of all CPUs (/proc/stat), others' work included."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    idle = v[3] + v[4]
+    return sum(v) - idle, sum(v)
+
+
+def pss_kib(pid):
+    """The anonymous part of the PSS of process `pid` in KiB (Pss_Anon of /proc/PID/smaps_rollup;
+    Pss on kernels without it). Connections live in anonymous memory; the file-backed part is
+    mostly shared libraries, whose share moves whenever another process maps them (an rvhidden
+    starting), which would blur a difference of two readings."""
+    values = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if name in ("Pss", "Pss_Anon"):
+                values[name] = int(rest.split()[0])
+    if "Pss_Anon" in values:
+        return values["Pss_Anon"]
+    if "Pss" in values:
+        return values["Pss"]
+    raise BenchError(f"no Pss in /proc/{pid}/smaps_rollup")
+
+
+def nofile_hard():
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+
+# ----------------------------------------------------------------------------- the bench
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.cfg = dict(QUICK if args.quick else FULL)
+        if args.reps:
+            self.cfg["reps"] = args.reps
+        self.out = os.path.abspath(args.out)
+        self.work = os.path.join(self.out, "run")
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.logdir = os.path.join(self.work, "logs")
+        os.makedirs(self.logdir)
+        self.runner = Runner(self.work, self.logdir)
+        self.bins = {n: os.path.join(os.path.abspath(args.build_dir), n, n)
+                     for n in ("rvserver", "rvhidden", "rvconnect")}
+        self.samples = {}      # (figure, path, item) -> [values]
+        self.notes = []        # free text for the results file
+        self.failures = []     # what could not be measured
+        self.paths = {}        # path -> dict(iperf=port, echo=port, relays={name: [pids]}, iperf8=[ports])
+        self.help = {}
+        self.meta = {}
+        self.started = now()
+        self.rv_procs = {}
+
+    # -- helpers
+
+    def add(self, figure, path, value, item=""):
+        self.samples.setdefault((figure, path, item), []).append(value)
+
+    def fail(self, what, err):
+        msg = f"{what}: {err}"
+        log(f"FAILED {msg}")
+        self.failures.append(msg)
+
+    def path(self, *parts):
+        return os.path.join(self.work, *parts)
+
+    def write(self, name, text, mode=0o600):
+        p = self.path(name)
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(p, mode)
+        return p
+
+    def has_option(self, prog, option):
+        if prog not in self.help:
+            rc, out, _ = run([self.bins[prog], "--help"], 10)
+            self.help[prog] = out
+        return re.search(re.escape(option) + r"(?![\w-])", self.help[prog]) is not None
+
+    def generous_limits(self, n=100000):
+        """rvserver options lifting its per-address and global caps (everything comes from
+        127.0.0.1 here): those its --help lists."""
+        args = []
+        for option in ("--max-connections", "--max-connections-per-source", "--client-rate", "--client-burst"):
+            if self.has_option("rvserver", option):
+                args += [option, str(n)]
+        return args
+
+    # -- preparation
+
+    def prepare(self):
+        for name, b in self.bins.items():
+            if not os.access(b, os.X_OK):
+                raise BenchError(f"{b} not found (scripts/bench builds it)")
+        for tool in ("iperf3", "socat", "stunnel4", "haproxy", "ssh", "ssh-keygen", "openssl", "cc"):
+            if shutil.which(tool) is None:
+                raise BenchError(f"{tool} is not installed (scripts/bench installs it)")
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        self.loadgen = os.path.join(self.out, "loadgen")
+        src = os.path.join(HERE, "loadgen.c")
+        if not os.path.exists(self.loadgen) or os.path.getmtime(self.loadgen) < os.path.getmtime(src):
+            rc, out, err = run(["cc", "-O2", "-Wall", "-pthread", "-o", self.loadgen, src, "-lssl", "-lcrypto"], 120)
+            if rc != 0:
+                raise BenchError(f"cc loadgen.c failed: {err.strip()[-800:]}")
+        self.pki()
+        self.meta.update(self.machine_info())
+
+    def pki(self):
+        """A private CA and one server certificate (EC P-256, localhost/127.0.0.1) for every TLS
+        server of every path, made now with the openssl CLI."""
+        def ossl(*a):
+            rc, out, err = run(["openssl", *a], 30, cwd=self.work)
+            if rc != 0:
+                raise BenchError(f"openssl {a[0]}: {err.strip()[-400:]}")
+            return out
+        ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=rendezvous bench CA",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        ossl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+        self.write("server.ext", "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                   "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n", 0o644)
+        ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", "server.pem", "-days", "2", "-extfile", "server.ext")
+        with open(self.path("server.pem")) as c, open(self.path("server.key")) as k:
+            self.write("server-combined.pem", c.read() + k.read())
+        self.ca, self.cert, self.key = self.path("ca.pem"), self.path("server.pem"), self.path("server.key")
+        self.combined = self.path("server-combined.pem")
+
+    def machine_info(self):
+        info = {"nproc": NCPU, "kernel": platform.release()}
+        try:
+            with open("/proc/cpuinfo") as f:
+                m = re.search(r"model name\s*:\s*(.*)", f.read())
+                info["cpu"] = m.group(1).strip() if m else "?"
+        except OSError:
+            info["cpu"] = "?"
+        # the commit measured: that of the sources the build dir was configured from
+        source = REPO
+        try:
+            with open(os.path.join(self.args.build_dir, "CMakeCache.txt")) as f:
+                cache = f.read()
+            m = re.search(r"^CMAKE_HOME_DIRECTORY:INTERNAL=(.*)$", cache, re.M)
+            source = m.group(1).strip() if m else REPO
+            m = re.search(r"^CMAKE_BUILD_TYPE:\w+=(.*)$", cache, re.M)
+            info["build_type"] = m.group(1).strip() if m else "?"
+        except OSError:
+            pass
+        info["source"] = source
+        try:
+            info["commit"] = subprocess.run(["git", "-C", source, "rev-parse", "--short", "HEAD"],
+                                            capture_output=True, text=True, timeout=10).stdout.strip() or "?"
+            dirty = subprocess.run(["git", "-C", source, "status", "--porcelain", "--", "lib", "rvserver",
+                                    "rvhidden", "rvconnect", "CMakeLists.txt"],
+                                   capture_output=True, text=True, timeout=10).stdout.split("\n")
+            info["dirty"] = [l[3:] for l in dirty if l.strip()]
+        except (OSError, subprocess.SubprocessError):
+            info["commit"], info["dirty"] = "?", []
+        versions = {}
+        for name, argv, rx in (("rvserver", [self.bins["rvserver"], "--version"], r"(\d+\.\d+\S*)"),
+                               ("haproxy", ["haproxy", "-v"], r"HAProxy version (\S+)"),
+                               ("stunnel", ["stunnel4", "-version"], r"stunnel (\S+)"),
+                               ("OpenSSH", ["ssh", "-V"], r"OpenSSH_([^,\s]+)"),
+                               ("socat", ["socat", "-V"], r"socat version (\S+)"),
+                               ("iperf3", ["iperf3", "--version"], r"iperf (\S+)"),
+                               ("OpenSSL", ["openssl", "version"], r"OpenSSL (\S+)")):
+            try:
+                rc, out, err = run(argv, 10)
+                m = re.search(rx, out + err)
+                versions[name] = m.group(1).strip() if m else "?"
+            except (OSError, BenchError):
+                versions[name] = "?"
+        info["versions"] = versions
+        info["loadavg_start"] = os.getloadavg()
+        return info
+
+    # -- services
+
+    def start_services(self):
+        self.echo = self.runner.start("echo", [self.loadgen, "echo"])
+        self.echo_port = int(self.echo.wait_for(r"listening 127\.0\.0\.1:(\d+)").group(1))
+        self.iperf_servers = []
+        ports = free_ports(SSH_TUNNELS)
+        for i, port in enumerate(ports):
+            self.iperf_servers.append(self.start_iperf_server(port))
+        self.iperf_ports = ports
+
+    def start_iperf_server(self, port):
+        p = self.runner.start("iperf3-server", ["iperf3", "-s", "-B", "127.0.0.1", "-p", port, "--forceflush"])
+        p.wait_for(r"Server listening on", 15)
+        return p
+
+    def restart_iperf_server(self, i):
+        self.runner.stop(self.iperf_servers[i])
+        self.iperf_servers[i] = self.start_iperf_server(self.iperf_ports[i])
+
+    # -- paths
+
+    def setup_direct(self):
+        return dict(iperf=self.iperf_ports[0], echo=self.echo_port, relays={})
+
+    def setup_rendezvous(self):
+        u_iperf, u_echo = str(uuidlib.uuid4()), str(uuidlib.uuid4())
+        secrets = self.secrets_file("rv-secrets", [u_iperf, u_echo])
+        server, metrics = self.start_rvserver("rvserver", secrets, max_parked=max(64, POOL))
+        svc = [(u_iperf, self.iperf_ports[0]), (u_echo, self.echo_port)]
+        hidden = self.start_rvhidden("rvhidden", server, secrets, svc, POOL)
+        if metrics:
+            self.wait_parked(metrics, len(svc) * POOL, 60)
+        conns = {}
+        for u, what in ((u_iperf, "iperf"), (u_echo, "echo")):
+            p = self.runner.start(f"rvconnect-listen-{what}",
+                                  [self.bins["rvconnect"], "--server", server, "--ca-file", self.ca,
+                                   "--listen", "127.0.0.1:0", u])
+            conns[what] = (p, int(p.wait_for(r"listening 127\.0\.0\.1:(\d+)").group(1)))
+        self.rv = dict(server=server, u_echo=u_echo, metrics=metrics)
+        return dict(iperf=conns["iperf"][1], echo=conns["echo"][1],
+                    relays={"rvconnect": [conns["iperf"][0].pid, conns["echo"][0].pid],
+                            "rvserver": [self.rv_procs["rvserver"].pid],
+                            "rvhidden": [p.pid for p in hidden]})
+
+    def secrets_file(self, name, uuids):
+        lines = "".join(f"{u} {base64.b32encode(os.urandom(20)).decode().rstrip('=')}\n" for u in uuids)
+        return self.write(name, "# UUID BASE32SECRET\n" + lines)
+
+    def start_rvserver(self, name, secrets, max_parked, log_level=None):
+        argv = [self.bins["rvserver"], "--listen", "127.0.0.1:0", "--cert", self.cert, "--key", self.key,
+                "--secrets", secrets, "--max-parked", max_parked, *self.generous_limits()]
+        if log_level:
+            argv += ["--log-level", log_level]
+        metrics_wanted = self.has_option("rvserver", "--metrics")
+        if metrics_wanted:
+            argv += ["--metrics", "127.0.0.1:0"]
+        p = self.runner.start(name, argv)
+        self.rv_procs[name] = p
+        server = p.wait_for(r"listening (127\.0\.0\.1:\d+)").group(1)
+        metrics = p.wait_for(r"metrics (127\.0\.0\.1:\d+)").group(1) if metrics_wanted else None
+        return server, metrics
+
+    def start_rvhidden(self, name, server, secrets, services, pool, log_level=None):
+        """One rvhidden serving every (uuid, port) of services (--service), or one per service
+        when this rvhidden has no --service."""
+        common = ["--server", server, "--ca-file", self.ca, "--secrets", secrets, "--pool", pool]
+        if log_level:
+            common += ["--log-level", log_level]
+        if self.has_option("rvhidden", "--service"):
+            argv = [self.bins["rvhidden"], *common]
+            for u, port in services:
+                argv += ["--service", f"{u} 127.0.0.1:{port}"]
+            return [self.runner.start(name, argv)]
+        return [self.runner.start(name, [self.bins["rvhidden"], *common, "--uuid", u,
+                                         "--forward", f"127.0.0.1:{port}"]) for u, port in services]
+
+    def scrape(self, metrics):
+        with urllib.request.urlopen(f"http://{metrics}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                try:
+                    values[name] = float(value)
+                except ValueError:
+                    pass
+        return values
+
+    def parked(self, metrics, uuids=None):
+        v = self.scrape(metrics)
+        if uuids is None:
+            return int(v.get("rv_parked_connections_total", 0))
+        return sum(int(v.get(f'rv_parked_connections{{uuid="{u}"}}', 0)) for u in uuids)
+
+    def wait_parked(self, metrics, target, timeout):
+        """Waits (bounded) until rvserver has `target` parked connections; returns the count reached."""
+        deadline = now() + timeout
+        n = 0
+        while now() < deadline:
+            n = self.parked(metrics)
+            if n >= target:
+                return n
+            time.sleep(0.25)
+        return n
+
+    def setup_chain(self):
+        a_iperf, a_echo, h_iperf, h_echo, s_iperf, s_echo = free_ports(6)
+        # syslog = no: with no syslog daemon, glibc's syslog() writes every line to /dev/console,
+        # which costs milliseconds per line (and litters the console); the log goes to stderr only.
+        stunnel_server = self.write("stunnel-server.conf", f"""foreground = yes
+syslog = no
+pid =
+[iperf]
+accept = 127.0.0.1:{s_iperf}
+connect = 127.0.0.1:{self.iperf_ports[0]}
+cert = {self.cert}
+key = {self.key}
+[echo]
+accept = 127.0.0.1:{s_echo}
+connect = 127.0.0.1:{self.echo_port}
+cert = {self.cert}
+key = {self.key}
+""")
+        haproxy = self.write("haproxy-chain.cfg", self.haproxy_relay_config(
+            4000, [("iperf", h_iperf, s_iperf), ("echo", h_echo, s_echo)]))
+        stunnel_client = self.write("stunnel-client.conf", f"""foreground = yes
+syslog = no
+pid =
+[iperf]
+client = yes
+accept = 127.0.0.1:{a_iperf}
+connect = 127.0.0.1:{h_iperf}
+CAfile = {self.ca}
+verifyChain = yes
+checkHost = localhost
+sni = localhost
+[echo]
+client = yes
+accept = 127.0.0.1:{a_echo}
+connect = 127.0.0.1:{h_echo}
+CAfile = {self.ca}
+verifyChain = yes
+checkHost = localhost
+sni = localhost
+""")
+        ss = self.runner.start("stunnel-server", ["stunnel4", stunnel_server])
+        wait_listening([s_iperf, s_echo], ss)
+        hp = self.start_haproxy("haproxy", haproxy, [h_iperf, h_echo])
+        sc = self.runner.start("stunnel-client", ["stunnel4", stunnel_client])
+        wait_listening([a_iperf, a_echo], sc)
+        self.chain_tls = dict(haproxy=h_echo, stunnel_server=s_echo)
+        return dict(iperf=a_iperf, echo=a_echo,
+                    relays={"stunnel client": [sc.pid], "haproxy": [hp.pid], "stunnel server": [ss.pid]})
+
+    def haproxy_relay_config(self, maxconn, routes, next_tls=True):
+        """HAProxy as a TLS-terminating TCP relay: each (name, listen port, next port) route takes
+        TLS in and, with next_tls, re-encrypts to the next hop (verifying its certificate)."""
+        text = f"""global
+    maxconn {maxconn}
+    ssl-server-verify required
+defaults
+    mode tcp
+    maxconn {maxconn}
+    timeout connect 10s
+    timeout client 1h
+    timeout server 1h
+"""
+        for name, listen, nxt in routes:
+            tls = f" ssl ca-file {self.ca} verifyhost localhost sni str(localhost)" if next_tls else ""
+            text += f"""frontend fe_{name}
+    bind 127.0.0.1:{listen} ssl crt {self.combined}
+    default_backend be_{name}
+backend be_{name}
+    server next 127.0.0.1:{nxt}{tls}
+"""
+        return text
+
+    def start_haproxy(self, name, config, ports):
+        rc, out, err = run(["haproxy", "-c", "-f", config], 30)
+        if rc != 0:
+            raise BenchError(f"haproxy -c {os.path.basename(config)}: {(out + err).strip()[-600:]}")
+        p = self.runner.start(name, ["haproxy", "-db", "-f", config])
+        wait_listening(ports, p)
+        return p
+
+    def setup_ssh(self):
+        if not os.access(SSHD, os.X_OK):
+            raise BenchError(f"{SSHD} not installed")
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        d = self.path("sshd")
+        os.makedirs(d, exist_ok=True)
+        for name in ("host_key", "client_key"):
+            for old in (f"{d}/{name}", f"{d}/{name}.pub"):  # a second try makes them anew
+                if os.path.exists(old):
+                    os.remove(old)
+            rc, out, err = run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{d}/{name}"], 30)
+            if rc != 0:
+                raise BenchError(f"ssh-keygen: {err}")
+        with open(f"{d}/client_key.pub") as f:
+            self.write("sshd/authorized_keys", f.read())
+        sshd = None
+        for attempt in range(5):  # sshd cannot bind port 0 and say so: a free port, again if taken
+            port = free_ports(1)[0]
+            config = self.write("sshd/sshd_config", f"""Port {port}
+ListenAddress 127.0.0.1
+HostKey {d}/host_key
+PidFile {d}/sshd.pid
+UsePAM no
+AuthorizedKeysFile {d}/authorized_keys
+StrictModes no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+AllowTcpForwarding yes
+MaxStartups 64
+MaxSessions 64
+LogLevel ERROR
+""")
+            sshd = self.runner.start("sshd", [SSHD, "-D", "-e", "-f", config])
+            try:
+                wait_listening([port], sshd, 10)
+                break
+            except BenchError:
+                self.runner.stop(sshd)
+                sshd = None
+        if sshd is None:
+            raise BenchError("sshd did not start")
+        opts = ["-N", "-T", "-p", port, "-i", f"{d}/client_key", "-c", "aes256-gcm@openssh.com",
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+                "-o", "IdentitiesOnly=yes", "-o", "ExitOnForwardFailure=yes", "-o", "ConnectTimeout=20",
+                "-o", "LogLevel=INFO", "-F", "/dev/null"]
+        dest = f"{getpass.getuser()}@127.0.0.1"
+        reverse, local, lports = [], [], free_ports(SSH_TUNNELS + 1)
+        echo_local = None
+        for i in range(SSH_TUNNELS):
+            targets = [self.iperf_ports[i]] + ([self.echo_port] if i == 0 else [])
+            argv = ["ssh", *opts]
+            for t in targets:
+                argv += ["-R", f"127.0.0.1:0:127.0.0.1:{t}"]
+            r = self.runner.start("ssh-R", argv + [dest])
+            jump = {}
+            for k in range(len(targets)):
+                m = r.wait_for(r"Allocated port (\d+) for remote forward to 127\.0\.0\.1:(\d+)", 30, "err", k + 1)
+                jump[int(m.group(2))] = int(m.group(1))
+            reverse.append(r)
+            argv = ["ssh", *opts, "-L", f"127.0.0.1:{lports[i]}:127.0.0.1:{jump[self.iperf_ports[i]]}"]
+            wanted = [lports[i]]
+            if i == 0:
+                echo_local = lports[SSH_TUNNELS]
+                argv += ["-L", f"127.0.0.1:{echo_local}:127.0.0.1:{jump[self.echo_port]}"]
+                wanted.append(echo_local)
+            l = self.runner.start("ssh-L", argv + [dest])
+            wait_listening(wanted, l, 30)
+            local.append(l)
+        return dict(iperf=lports[0], echo=echo_local, iperf8=lports[:SSH_TUNNELS],
+                    relays={"ssh -L": [p.pid for p in local], "sshd": [sshd.pid],
+                            "ssh -R": [p.pid for p in reverse]})
+
+    def setup_socat(self):
+        p_iperf, p_echo = free_ports(2)
+        procs = []
+        for port, target, what in ((p_iperf, self.iperf_ports[0], "iperf"), (p_echo, self.echo_port, "echo")):
+            p = self.runner.start(f"socat-{what}", [
+                "socat", "-b", SOCAT_BUFFER,
+                f"TCP4-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,nodelay,backlog=1024",
+                f"TCP4:127.0.0.1:{target},nodelay"])
+            wait_listening([port], p)
+            procs.append(p)
+        return dict(iperf=p_iperf, echo=p_echo, relays={"socat": [p.pid for p in procs]})
+
+    def setup_paths(self):
+        for name in PATHS:
+            for attempt in (1, 2):  # a second try: a free port may be taken by others meanwhile
+                t0 = now()
+                before = set(self.runner.procs)
+                try:
+                    spec = getattr(self, f"setup_{name}")()
+                    # a working path echoes; the iperf leg is checked by a short warm-up run
+                    r = self.loadgen_json(["open", spec["echo"], 3], 60)
+                    if r["errors"] or r["n"] < 3:
+                        raise BenchError(f"echo through the path failed: {r}")
+                    self.paths[name] = spec
+                    log(f"path {LABEL[name]} is up ({now() - t0:.1f} s)")
+                    break
+                except (BenchError, OSError) as e:
+                    for p in [p for p in self.runner.procs if p not in before]:
+                        self.runner.stop(p)
+                    if attempt == 2:
+                        self.fail(f"setting up path {LABEL[name]}", e)
+                    else:
+                        log(f"setting up path {LABEL[name]} failed ({e}); once more")
+        for name in list(self.paths):
+            try:
+                self.iperf(name, 1, 1)
+            except BenchError as e:
+                self.fail(f"warm-up iperf3 through {LABEL[name]}", e)
+                del self.paths[name]
+
+    def thread_info(self):
+        """Threads of each relay process once the paths are up (HAProxy picks one per CPU)."""
+        info = {}
+        for name, spec in self.paths.items():
+            for proc, pids in spec["relays"].items():
+                try:
+                    with open(f"/proc/{pids[0]}/status") as f:
+                        m = re.search(r"^Threads:\s*(\d+)", f.read(), re.M)
+                    info[proc] = int(m.group(1)) if m else None
+                except OSError:
+                    pass
+        self.meta["threads"] = info
+
+    def tls_info(self):
+        """What each TLS hop negotiated (openssl s_client -brief against every TLS listener)."""
+        targets = []
+        if "rendezvous" in self.paths:
+            targets.append(("rvserver", self.rv["server"].split(":")[1]))
+        if "chain" in self.paths:
+            targets += [("HAProxy", self.chain_tls["haproxy"]), ("stunnel server", self.chain_tls["stunnel_server"])]
+        info = {}
+        for name, port in targets:
+            try:
+                rc, out, err = run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-brief",
+                                    "-servername", "localhost", "-CAfile", self.ca], 15, input=b"")
+                text = out + err
+                proto = re.search(r"Protocol version: (\S+)", text)
+                suite = re.search(r"Ciphersuite: (\S+)", text)
+                info[name] = f"{proto.group(1) if proto else '?'} {suite.group(1) if suite else '?'}"
+            except BenchError as e:
+                info[name] = f"? ({e})"
+        self.meta["tls"] = info
+
+    # -- load generators
+
+    def loadgen_json(self, args, timeout):
+        rc, out, err = run([self.loadgen, *args], timeout)
+        lines = [l for l in out.splitlines() if l.startswith("{")]
+        try:
+            if rc == 0 and lines:
+                return json.loads(lines[-1])
+        except ValueError:
+            pass
+        raise BenchError(f"loadgen {' '.join(map(str, args))}: exit {rc}: {err.strip()[-400:]}")
+
+    def iperf_once(self, port, seconds, parallel):
+        rc, out, err = run(["iperf3", "-c", "127.0.0.1", "-p", port, "-t", seconds, "-P", parallel, "-J",
+                            "--connect-timeout", "10000"], seconds + 40)
+        try:
+            j = json.loads(out)
+        except ValueError:
+            raise BenchError(f"iperf3 (port {port}): exit {rc}, no JSON: {err.strip()[-300:]}") from None
+        if "error" in j:
+            raise BenchError(f"iperf3 (port {port}): {j['error']}")
+        try:
+            s = j["end"]["sum_received"]
+            return s["bits_per_second"], s["bytes"]
+        except (KeyError, TypeError):
+            raise BenchError(f"iperf3 (port {port}): no end.sum_received in its JSON") from None
+
+    def iperf(self, name, seconds, parallel):
+        """Throughput through path `name`: (Gbit/s, bytes, wall s, {relay: cpu s}, machine busy %).
+        Retries once (restarting the iperf3 servers) when iperf3 fails."""
+        spec = self.paths[name]
+        for attempt in range(2):
+            relays = spec["relays"]
+            cpu0 = {k: cpu_seconds(v) for k, v in relays.items()}
+            m0 = machine_cpu()
+            t0 = now()
+            try:
+                if parallel > 1 and spec.get("iperf8"):
+                    results, errors = [None] * len(spec["iperf8"]), []
+
+                    def one(i, port):
+                        try:
+                            results[i] = self.iperf_once(port, seconds, 1)
+                        except BenchError as e:
+                            errors.append(str(e))
+                    threads = [threading.Thread(target=one, args=(i, p)) for i, p in enumerate(spec["iperf8"])]
+                    for t in threads:
+                        t.start()
+                    for t in threads:
+                        t.join(seconds + 60)
+                    if errors or any(r is None for r in results):
+                        raise BenchError("; ".join(errors) or "an iperf3 client did not finish")
+                    bps, nbytes = sum(r[0] for r in results), sum(r[1] for r in results)
+                else:
+                    bps, nbytes = self.iperf_once(spec["iperf"], seconds, parallel)
+            except BenchError as e:
+                if attempt == 1:
+                    raise
+                log(f"iperf3 through {LABEL[name]} failed ({e}); restarting the iperf3 servers, once")
+                for i in range(len(self.iperf_servers)):
+                    self.restart_iperf_server(i)
+                continue
+            wall = now() - t0
+            m1 = machine_cpu()
+            cpu = {k: cpu_seconds(v) - cpu0[k] for k, v in relays.items()}
+            busy = 100.0 * NCPU * (m1[0] - m0[0]) / max(1, m1[1] - m0[1])
+            return bps / 1e9, nbytes, wall, cpu, busy
+        raise BenchError("unreachable")
+
+    # -- figures
+
+    def measure_throughput(self, rep):
+        c = self.cfg
+        for figure, parallel in (("tput1", 1), ("tput8", 8)):
+            for name in self.ordered(rep):
+                try:
+                    gbps, nbytes, wall, cpu, busy = self.iperf(name, c["iperf_s"], parallel)
+                except BenchError as e:
+                    self.fail(f"{figure} rep {rep + 1} through {LABEL[name]}", e)
+                    continue
+                self.add(figure, name, gbps)
+                self.add(f"busy_{figure}", name, busy)
+                total = 0.0
+                for proc, secs in cpu.items():
+                    self.add(f"cpu_pct_{figure}", name, 100.0 * secs / wall, proc)
+                    self.add(f"cpu_gib_{figure}", name, secs / (nbytes / GIB), proc)
+                    total += secs
+                if cpu:
+                    self.add(f"cpu_gib_{figure}", name, total / (nbytes / GIB), "all relays")
+                    self.add(f"cpu_pct_{figure}", name, 100.0 * total / wall, "all relays")
+                log(f"rep {rep + 1}: {figure} {LABEL[name]}: {gbps:.2f} Gbit/s "
+                    + " ".join(f"{k}={100 * v / wall:.0f}%" for k, v in cpu.items()))
+
+    def measure_rtt(self, rep):
+        c = self.cfg
+        for name in self.ordered(rep):
+            try:
+                r = self.loadgen_json(["rtt", self.paths[name]["echo"], c["rtt_count"], 64], 300)
+            except BenchError as e:
+                self.fail(f"RTT rep {rep + 1} through {LABEL[name]}", e)
+                continue
+            self.add("rtt_med", name, r["median"])
+            self.add("rtt_p99", name, r["p99"])
+            log(f"rep {rep + 1}: RTT {LABEL[name]}: median {r['median']:.1f} us, p99 {r['p99']:.1f} us")
+
+    def measure_open(self, rep):
+        c = self.cfg
+        for name in self.ordered(rep):
+            try:
+                r = self.loadgen_json(["open", self.paths[name]["echo"], c["open_count"]], 300)
+                if r["n"] == 0:
+                    raise BenchError(f"every open failed ({r['errors']})")
+                if r["errors"]:
+                    self.notes.append(f"open rep {rep + 1} through {LABEL[name]}: {r['errors']} of "
+                                      f"{c['open_count']} opens failed")
+            except BenchError as e:
+                self.fail(f"open rep {rep + 1} through {LABEL[name]}", e)
+                continue
+            self.add("open_med", name, r["median"])
+            log(f"rep {rep + 1}: open {LABEL[name]}: median {r['median']:.2f} ms")
+
+    def measure_rate(self, rep):
+        c = self.cfg
+        for name in self.ordered(rep):
+            try:
+                r = self.loadgen_json(["rate", self.paths[name]["echo"], c["rate_clients"], c["rate_s"], 200000],
+                                      c["rate_s"] + 120)
+                if r["ok"] == 0:
+                    raise BenchError(f"every open failed ({r['errors']})")
+                if r["errors"]:
+                    self.notes.append(f"opens/s rep {rep + 1} through {LABEL[name]}: {r['errors']} failed "
+                                      f"opens (of {r['ok'] + r['errors']})")
+            except BenchError as e:
+                self.fail(f"opens/s rep {rep + 1} through {LABEL[name]}", e)
+                continue
+            self.add("open_rate", name, r["per_s"])
+            log(f"rep {rep + 1}: opens/s {LABEL[name]}: {r['per_s']:.0f}")
+            time.sleep(0.5)  # let the pools refill between paths
+
+    def ordered(self, rep):
+        """The paths up, in an order that rotates with the repetition."""
+        names = [p for p in PATHS if p in self.paths]
+        k = rep % max(1, len(names))
+        return names[k:] + names[:k]
+
+    def measure_speed(self):
+        c = self.cfg
+        for cipher, figure in (("aes-128-gcm", "aes128"), ("aes-256-gcm", "aes256")):
+            for rep in range(c["reps"]):
+                try:
+                    rc, out, err = run(["openssl", "speed", "-evp", cipher, "-seconds", c["speed_s"],
+                                        "-bytes", 16384, "-mr"], 60 + c["speed_s"])
+                    m = re.search(r"\+F:\d+:[^:]+:([\d.]+)", out)
+                    if rc != 0 or not m:
+                        raise BenchError(f"openssl speed {cipher}: exit {rc}: {err.strip()[-300:]}")
+                    self.add(figure, "crypto", float(m.group(1)) * 8 / 1e9)
+                except BenchError as e:
+                    self.fail(f"openssl speed {cipher}", e)
+
+    def measure_stdio(self):
+        """rvconnect in stdio mode: process start to the first echoed byte (rendezvous only), and
+        the same for `cat` as the floor of starting a process from this driver."""
+        if "rendezvous" not in self.paths:
+            return
+        c = self.cfg
+        cases = (("stdio_start", "rendezvous", [self.bins["rvconnect"], "--server", self.rv["server"],
+                                               "--ca-file", self.ca, self.rv["u_echo"]]),
+                 ("stdio_start", "floor", ["cat"]))
+        for rep in range(c["reps"]):
+            for figure, item, argv in cases:
+                times = []
+                for i in range(c["stdio_count"]):
+                    try:
+                        times.append(self.first_byte(argv))
+                    except BenchError as e:
+                        self.notes.append(f"{item} stdio start: {e}")
+                if times:
+                    self.add(figure, "rendezvous", statistics.median(times), item)
+                else:
+                    self.fail(f"stdio start ({item})", "every attempt failed")
+
+    def first_byte(self, argv):
+        err = open(os.path.join(self.logdir, "stdio-start.err"), "ab")
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                             start_new_session=True)
+        try:
+            p.stdin.write(b"x")
+            p.stdin.flush()
+            r, _, _ = select.select([p.stdout], [], [], 15)
+            got = os.read(p.stdout.fileno(), 1) if r else b""
+            t = time.perf_counter() - t0
+            if got != b"x":
+                raise BenchError(f"{os.path.basename(argv[0])}: no echoed byte (exit {p.poll()})")
+            p.stdin.close()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                raise BenchError(f"{os.path.basename(argv[0])} did not exit after its stdin ended") from None
+            return t * 1e3
+        finally:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                p.wait(5)
+            for f in (p.stdin, p.stdout):
+                try:
+                    f.close()
+                except (OSError, BrokenPipeError):
+                    pass
+            err.close()
+
+    # -- memory
+
+    def settled_pss(self, procs, what):
+        """PSS (KiB) of each Proc once steady: sampled every second until, over the last
+        SETTLE_WINDOW seconds, none moved by more than 1% (at least 64 KiB); at most SETTLE_LIMIT s.
+        (A process may hand freed memory back some seconds after a burst: rvserver and rvhidden
+        call malloc_trim once a period passes with no new connection.)"""
+        t0 = now()
+        samples = []
+        while True:
+            t = now()
+            cur = [pss_kib(p.pid) for p in procs]
+            samples.append((t, cur))
+            window = [v for ts, v in samples if t - ts <= SETTLE_WINDOW]
+            if t - samples[0][0] >= SETTLE_WINDOW and all(
+                    max(v[i] for v in window) - min(v[i] for v in window) <= max(64, cur[i] // 100)
+                    for i in range(len(procs))):
+                return cur
+            if t - t0 >= SETTLE_LIMIT:
+                self.notes.append(f"memory ({what}): PSS still moving after {SETTLE_LIMIT} s; the last sample is used")
+                return cur
+            time.sleep(1)
+
+    def measure_memory_rendezvous(self):
+        c = self.cfg
+        n_parked = c["parked"]
+        pool = min(MAX_POOL, n_parked)
+        n_services = -(-n_parked // pool)
+        per_hidden = min(SERVICES_PER_HIDDEN, n_services)
+        n_hidden = -(-n_services // per_hidden)
+        uuids = [str(uuidlib.uuid4()) for _ in range(n_services + 1)]
+        secrets = self.secrets_file("mem-secrets", uuids)
+        metrics_ok = self.has_option("rvserver", "--metrics")
+        if not metrics_ok:
+            raise BenchError("rvserver has no --metrics: cannot count parked connections")
+        server, metrics = self.start_rvserver("rvserver-mem", secrets, max_parked=pool + 6, log_level="warn")
+        rvserver = self.rv_procs["rvserver-mem"]
+        groups, base = [], None
+        try:
+            base = self.start_rvhidden("rvhidden-mem-base", server, secrets, [(uuids[0], self.echo_port)], 1)[0]
+            if self.wait_parked(metrics, 1, 30) < 1:
+                raise BenchError("the baseline rvhidden did not park")
+            pss_server0, pss_hidden0 = self.settled_pss([rvserver, base], "1 parked")
+            for h in range(n_hidden):
+                svc_uuids = uuids[1 + h * per_hidden: 1 + (h + 1) * per_hidden]
+                procs = self.start_rvhidden(f"rvhidden-mem", server, secrets,
+                                            [(u, self.echo_port) for u in svc_uuids], pool, log_level="error")
+                groups.append((procs, svc_uuids))
+            target = 1 + n_services * pool
+            t0 = now()
+            reached = self.wait_parked(metrics, target, 240 if not self.args.quick else 90)
+            log(f"memory: {reached - 1} of {n_services * pool} parked in {now() - t0:.1f} s "
+                f"({n_hidden} rvhidden x {per_hidden} services x --pool {pool})")
+            if reached < target:
+                self.notes.append(f"memory: only {reached - 1} of {n_services * pool} connections parked in time; "
+                                  "per-parked figures use the count reached")
+            hiddens = [g[0][0] for g in groups if len(g[0]) == 1]
+            pss = self.settled_pss([rvserver, *hiddens], f"{reached - 1} parked")
+            pss_server1 = pss[0]
+            reached = self.parked(metrics)
+            n = reached - 1
+            if n <= 0:
+                raise BenchError("nothing parked")
+            self.add("mem_parked", "rendezvous", (pss_server1 - pss_server0) / n, "rvserver")
+            self.meta["parked"] = n
+            for (procs, svc_uuids), pss_hidden in zip([g for g in groups if len(g[0]) == 1], pss[1:]):
+                k = self.parked(metrics, svc_uuids)
+                if k > 1:
+                    self.add("mem_parked", "rendezvous", (pss_hidden - pss_hidden0) / (k - 1), "rvhidden")
+            log(f"memory: rvserver PSS {pss_server0} -> {pss_server1} KiB with {n} parked")
+        finally:
+            for p in [rvserver, base] + [p for g, _ in groups for p in g]:
+                if p is not None:
+                    self.runner.stop(p)
+
+    def measure_memory_tunnels(self):
+        """PSS per live idle tunnel: a fresh rvserver (a heap that 10,000 parked connections left
+        behind would hide the tunnels' own memory), rvhidden --pool POOL, rvconnect --listen, and
+        live_tunnels connections that each echo one byte and then stay open and idle; rvhidden
+        re-parks what they take, so the parked count is the same before and after."""
+        c = self.cfg
+        u = str(uuidlib.uuid4())
+        secrets = self.secrets_file("tun-secrets", [u])
+        server, metrics = self.start_rvserver("rvserver-tun", secrets, max_parked=max(64, POOL), log_level="warn")
+        rvserver = self.rv_procs["rvserver-tun"]
+        hidden = self.start_rvhidden("rvhidden-tun", server, secrets, [(u, self.echo_port)], POOL, log_level="error")
+        conn = self.runner.start("rvconnect-tun", [self.bins["rvconnect"], "--server", server, "--ca-file", self.ca,
+                                                   "--listen", "127.0.0.1:0", u])
+        hold = None
+        try:
+            if len(hidden) != 1:
+                raise BenchError("expected one rvhidden")
+            port = int(conn.wait_for(r"listening 127\.0\.0\.1:(\d+)").group(1))
+            if self.wait_parked(metrics, POOL, 60) < POOL:
+                raise BenchError(f"rvhidden did not park {POOL} connections")
+            self.loadgen_json(["open", port, 20], 120)  # warm: tunnels opened and closed
+            self.wait_parked(metrics, POOL, 30)
+            procs = {"rvserver": rvserver, "rvhidden": hidden[0], "rvconnect": conn}
+            before = dict(zip(procs, self.settled_pss(list(procs.values()), "before the tunnels")))
+            m = c["live_tunnels"]
+            hold = self.runner.start("loadgen-hold-rv", [self.loadgen, "hold", port, m, 8, "tcp"],
+                                     stdin=subprocess.PIPE)
+            r = json.loads(hold.wait_for(r"\{.*\}", 300).group(0))
+            held = r["held"]
+            if held == 0:
+                raise BenchError(f"no tunnel held: {r}")
+            if r["errors"]:
+                self.notes.append(f"memory: {r['errors']} of {m} idle tunnels failed to open")
+            refilled = self.wait_parked(metrics, POOL, 60)
+            after = dict(zip(procs, self.settled_pss(list(procs.values()), f"{held} tunnels")))
+            for k in before:
+                self.add("mem_tunnel", "rendezvous", (after[k] - before[k]) / held, k)
+            self.meta["live_tunnels"] = held
+            log(f"memory: {held} live idle tunnels ({refilled} parked): rvserver PSS "
+                f"{before['rvserver']} -> {after['rvserver']} KiB")
+        finally:
+            if hold is not None:
+                try:
+                    hold.p.stdin.close()
+                except OSError:
+                    pass
+                self.runner.stop(hold)
+            for p in [conn, *hidden, rvserver]:
+                self.runner.stop(p)
+
+    def measure_memory_haproxy(self):
+        """HAProxy per idle connection: N idle TLS connections (the load generator's TLS clients)
+        relayed by an HAProxy configured as in the chain (TLS in, TLS out to the next hop). The
+        next hop is a second HAProxy terminating TLS in front of the echo service (stunnel, a thread
+        per connection, is not made for 10,000)."""
+        c = self.cfg
+        hard = nofile_hard()
+        n = min(c["haproxy_idle"], (hard - 400) // 2)  # the relay holds 2 descriptors per connection
+        if n < c["haproxy_idle"]:
+            self.notes.append(f"memory: HAProxy relays 2 descriptors per connection; with RLIMIT_NOFILE "
+                              f"{hard}, {n} idle connections (not {c['haproxy_idle']})")
+        relay_port, sink_port = free_ports(2)
+        maxconn = n + 20
+        sink = self.write("haproxy-sink.cfg", self.haproxy_relay_config(
+            maxconn, [("sink", sink_port, self.echo_port)], next_tls=False))
+        relay = self.write("haproxy-mem.cfg", self.haproxy_relay_config(maxconn, [("relay", relay_port, sink_port)]))
+        sp = self.start_haproxy("haproxy-sink", sink, [sink_port])
+        rp = self.start_haproxy("haproxy-mem", relay, [relay_port])
+        try:
+            warm = self.runner.start("loadgen-hold-warm", [self.loadgen, "hold", relay_port, 5, 1, "tls"],
+                                     stdin=subprocess.PIPE)
+            warm.wait_for(r"\{.*\}", 60)
+            warm.p.stdin.close()
+            self.runner.stop(warm)
+            pss0 = self.settled_pss([rp], "HAProxy, before")[0]
+            hold = self.runner.start("loadgen-hold-haproxy", [self.loadgen, "hold", relay_port, n, 8, "tls"],
+                                     stdin=subprocess.PIPE)
+            try:
+                r = json.loads(hold.wait_for(r"\{.*\}", 300).group(0))
+                if r["held"] == 0:
+                    raise BenchError(f"no connection held: {r}")
+                if r["errors"]:
+                    self.notes.append(f"memory: {r['errors']} of {n} idle connections through HAProxy failed")
+                pss1 = self.settled_pss([rp], f"HAProxy, {r['held']} connections")[0]
+                self.add("mem_idle", "chain", (pss1 - pss0) / r["held"], "haproxy")
+                self.meta["haproxy_idle"] = r["held"]
+                log(f"memory: HAProxy PSS {pss0} -> {pss1} KiB with {r['held']} idle connections")
+            finally:
+                try:
+                    hold.p.stdin.close()
+                except OSError:
+                    pass
+                self.runner.stop(hold)
+        finally:
+            self.runner.stop(rp)
+            self.runner.stop(sp)
+
+    # -- the whole run
+
+    def run(self):
+        c = self.cfg
+        mode = "quick" if self.args.quick else "full"
+        log(f"{mode} run: {c['reps']} x iperf3 {c['iperf_s']} s, {c['rtt_count']} round trips, "
+            f"{c['open_count']} opens, {c['parked']} parked; results in {self.out}")
+        self.prepare()
+        self.start_services()
+        self.measure_speed()
+        self.setup_paths()
+        self.tls_info()
+        self.thread_info()
+        for rep in range(c["reps"]):
+            self.measure_throughput(rep)
+            self.measure_rtt(rep)
+            self.measure_open(rep)
+            self.measure_rate(rep)
+        self.measure_stdio()
+        # memory: the measured paths are stopped first (their descriptors and CPU are not in the way)
+        self.runner.stop_all()
+        self.echo = self.runner.start("echo-mem", [self.loadgen, "echo"])
+        self.echo_port = int(self.echo.wait_for(r"listening 127\.0\.0\.1:(\d+)").group(1))
+        # The three memory phases run at once: each has its own processes, and most of each is
+        # waiting for memory to settle. (Processes started from a phase's thread die with it:
+        # PR_SET_PDEATHSIG; each phase stops its own before it ends.)
+        threads = []
+        for what, fn in (("rvserver/rvhidden memory per parked connection", self.measure_memory_rendezvous),
+                         ("rendezvous memory per live tunnel", self.measure_memory_tunnels),
+                         ("HAProxy memory", self.measure_memory_haproxy)):
+            def phase(what=what, fn=fn):
+                try:
+                    fn()
+                except (BenchError, OSError, ValueError, KeyError) as e:
+                    self.fail(what, e)
+                except Exception as e:  # noqa: BLE001 - a bug in a phase is a failure of that phase
+                    self.fail(what, repr(e))
+            t = threading.Thread(target=phase, name=what, daemon=True)
+            t.start()
+            threads.append(t)
+        deadline = now() + 600
+        for t in threads:
+            t.join(max(1.0, deadline - now()))
+            if t.is_alive():
+                self.fail(t.name, "did not finish within 600 s")
+        self.runner.stop_all()
+        self.meta["loadavg_end"] = os.getloadavg()
+        self.meta["elapsed_s"] = now() - self.started
+        self.meta["mode"] = mode
+        self.meta["config"] = c
+
+
+# ----------------------------------------------------------------------------- the report
+
+# (figure, item, title, unit, better, target) in table order; item "" is the path's own figure.
+# target: ("ratio", op, x) compares the rendezvous median to the HAProxy chain's; ("abs", op, x) its value.
+ROWS = [
+    ("tput1", "", "Throughput, 1 tunnel (iperf3 {iperf_s} s, median of {reps})", "Gbit/s", "higher", ("ratio", ">=", 1.5)),
+    ("tput8", "", "Throughput, 8 tunnels at once (iperf3 -P 8)", "Gbit/s", "higher", ("ratio", ">=", 1.5)),
+    ("aes128", "", "AES-128-GCM, openssl speed -evp, 16 KiB, 1 core", "Gbit/s", "higher", None),
+    ("aes256", "", "AES-256-GCM, openssl speed -evp, 16 KiB, 1 core", "Gbit/s", "higher", None),
+    ("rtt_med", "", "RTT median, 64 B ping-pong ({rtt_count} round trips)", "µs", "lower", ("ratio", "<=", 0.7)),
+    ("rtt_p99", "", "RTT p99, 64 B ping-pong", "µs", "lower", ("ratio", "<=", 0.8)),
+    ("open_med", "", "Open: connect to first echoed byte (median of {open_count})", "ms", "lower", ("ratio", "<=", 0.7)),
+    ("open_rate", "", "Tunnels opened per second, {rate_clients} clients at once", "1/s", "higher", None),
+    ("stdio_start", "rendezvous", "rvconnect stdio: process start to first echoed byte", "ms", "lower", None),
+    ("stdio_start", "floor", "(floor: `cat` started the same way)", "ms", "lower", None),
+    ("mem_parked", "rvserver", "PSS per parked connection, rvserver ({parked} parked)", "KiB", "lower", ("abs", "<=", 16)),
+    ("mem_idle", "haproxy", "PSS per idle connection, HAProxy ({haproxy_idle} idle, TLS in and out)", "KiB", "lower", None),
+    ("mem_parked", "rvhidden", "PSS per parked connection, rvhidden", "KiB", "lower", ("abs", "<=", 16)),
+    ("mem_tunnel", "rvserver", "PSS per live idle tunnel, rvserver ({live_tunnels} tunnels)", "KiB", "lower", ("abs", "<=", 40)),
+    ("mem_tunnel", "rvhidden", "PSS per live idle tunnel, rvhidden", "KiB", "lower", None),
+    ("mem_tunnel", "rvconnect", "PSS per live idle tunnel, rvconnect --listen", "KiB", "lower", None),
+]
+RELAYS = {"rendezvous": ["rvconnect", "rvserver", "rvhidden"],
+          "chain": ["stunnel client", "haproxy", "stunnel server"],
+          "ssh": ["ssh -L", "sshd", "ssh -R"], "socat": ["socat"]}
+# the relay whose figure is compared with HAProxy's
+PEER = {"rvserver": "haproxy", "all relays": "all relays"}
+
+
+def _fmt(v):
+    if v is None:
+        return "—"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+class Report:
+    def __init__(self, bench):
+        self.b = bench
+        self.rows = []
+
+    def stats(self, figure, path, item=""):
+        v = self.b.samples.get((figure, path, item))
+        if not v:
+            return None
+        return min(v), statistics.median(v), max(v), len(v)
+
+    def row(self, title, path, unit, st, ratio, target, item=""):
+        self.rows.append(dict(figure=title, path=path, item=item, unit=unit,
+                              min=st[0] if st else None, median=st[1] if st else None,
+                              max=st[2] if st else None, n=st[3] if st else 0, ratio=ratio, target=target))
+
+    def build(self):
+        cfg = dict(self.b.cfg)
+        cfg.setdefault("parked", "?")
+        cfg["parked"] = f"{self.b.meta.get('parked', cfg['parked']):,}"
+        cfg["haproxy_idle"] = f"{self.b.meta.get('haproxy_idle', cfg['haproxy_idle']):,}"
+        cfg["live_tunnels"] = f"{self.b.meta.get('live_tunnels', cfg['live_tunnels']):,}"
+        cfg["rtt_count"] = f"{cfg['rtt_count']:,}"
+        for figure, item, title, unit, better, target in ROWS:
+            title = title.format(**cfg)
+            if figure in ("aes128", "aes256"):
+                self.row(title, LABEL["crypto"], unit, self.stats(figure, "crypto"), None, None)
+                continue
+            if figure in ("stdio_start",):
+                self.row(title, LABEL["rendezvous"], unit, self.stats(figure, "rendezvous", item), None, None)
+                continue
+            if figure.startswith("mem_"):
+                path = "chain" if item == "haproxy" else "rendezvous"
+                st = self.stats(figure, path, item)
+                peer = self.stats("mem_idle", "chain", "haproxy")
+                ratio = st[1] / peer[1] if st and peer and peer[1] > 0 and item != "haproxy" else None
+                if item == "haproxy" and st:
+                    ratio = 1.0
+                self.row(title, LABEL[path], unit, st, ratio, self.target(target, st, ratio), item)
+                continue
+            bar = self.stats(figure, "chain")
+            for path in PATHS:
+                st = self.stats(figure, path)
+                ratio = st[1] / bar[1] if st and bar and bar[1] > 0 else None
+                self.row(title, LABEL[path], unit, st, ratio,
+                         self.target(target, st, ratio) if path == "rendezvous" else None)
+        for figure, title, unit in (("cpu_gib_tput1", "CPU seconds per GiB relayed, 1 tunnel", "s/GiB"),
+                                    ("cpu_gib_tput8", "CPU seconds per GiB relayed, 8 tunnels", "s/GiB"),
+                                    ("cpu_pct_tput8", "CPU use during the 8-tunnel run (100 = one core)", "%")):
+            for path, procs in RELAYS.items():
+                items = procs + ["all relays"]
+                for proc in items:
+                    st = self.stats(figure, path, proc)
+                    ratio = None
+                    peer = PEER.get(proc)
+                    if peer and figure.startswith("cpu_gib"):
+                        bar = self.stats(figure, "chain", peer)
+                        ratio = st[1] / bar[1] if st and bar and bar[1] > 0 else None
+                    self.row(f"{title}: {proc}", LABEL[path], unit, st, ratio, None, proc)
+            if figure == "cpu_pct_tput8":
+                for path in PATHS:
+                    st = self.stats("busy_tput8", path)
+                    self.row(f"Machine CPU busy during the 8-tunnel run (all {NCPU} cores, others' work included)",
+                             LABEL[path], "%", st, None, None)
+
+    @staticmethod
+    def target(target, st, ratio):
+        if not target:
+            return None
+        kind, op, x = target
+        value = ratio if kind == "ratio" else (st[1] if st else None)
+        text = f"{op.replace('>=', '≥').replace('<=', '≤')} {x}{'×' if kind == 'ratio' else ' KiB'}"
+        if value is None:
+            return f"{text}: —"
+        ok = value >= x if op == ">=" else value <= x
+        return f"{text}: {'met' if ok else 'NOT met'}"
+
+    def markdown(self):
+        lines = ["| figure | path | unit | min | median | max | × HAProxy chain | target |",
+                 "|---|---|---|---:|---:|---:|---:|---|"]
+        for r in self.rows:
+            ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "—"
+            lines.append(f"| {r['figure']} | {r['path']} | {r['unit']} | {_fmt(r['min'])} | {_fmt(r['median'])} | "
+                         f"{_fmt(r['max'])} | {ratio} | {r['target'] or ''} |")
+        return "\n".join(lines)
+
+    def header(self):
+        m = self.b.meta
+        v = m.get("versions", {})
+        dirty = m.get("dirty") or []
+        commit = m.get("commit", "?") + (f" (with uncommitted changes in {', '.join(dirty[:6])}"
+                                          f"{' ...' if len(dirty) > 6 else ''})" if dirty else "")
+        la0, la1 = m.get("loadavg_start", (0, 0, 0)), m.get("loadavg_end", (0, 0, 0))
+        out = [f"# scripts/bench results ({m.get('mode', '?')} run)", "",
+               f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}; "
+               f"commit {commit}; {m.get('build_type', '?')} build"
+               + (f" of {m['source']}" if m.get("source") and os.path.realpath(m["source"]) != os.path.realpath(REPO)
+                  else ""),
+               f"- machine: {m.get('nproc')} CPUs ({m.get('cpu')}), Linux {m.get('kernel')}; "
+               f"load average {la0[0]:.2f} at the start, {la1[0]:.2f} at the end; "
+               f"{m.get('elapsed_s', 0):.0f} s in all",
+               "- tools: " + ", ".join(f"{k} {x}" for k, x in v.items()),
+               f"- rendezvous path: rvhidden --pool {POOL}; rvserver with its connection and rate caps "
+               "lifted (everything comes from 127.0.0.1)",
+               f"- ssh: cipher aes256-gcm@openssh.com; its 8-tunnel figure uses {SSH_TUNNELS} separate ssh -R/-L "
+               "pairs with one iperf3 client each (ssh multiplexes every forwarded connection over one session)",
+               f"- socat: one relay process, `-b {SOCAT_BUFFER}`, a child process per connection"]
+        if m.get("threads"):
+            out.append("- threads per relay process (idle, after setup): "
+                       + ", ".join(f"{k} {x}" for k, x in m["threads"].items()))
+        if m.get("tls"):
+            out.append("- TLS negotiated: " + "; ".join(f"{k}: {x}" for k, x in m["tls"].items()))
+        return "\n".join(out)
+
+    def text(self):
+        parts = [self.header(), "", self.markdown()]
+        notes = list(dict.fromkeys(self.b.notes))
+        if notes or self.b.failures:
+            parts += ["", "Notes:"] + [f"- {n}" for n in notes] + [f"- FAILED: {f}" for f in self.b.failures]
+        return "\n".join(parts) + "\n"
+
+    def json(self):
+        return {"meta": self.b.meta, "rows": self.rows,
+                "samples": [{"figure": f, "path": p, "item": i, "values": v} for (f, p, i), v in self.b.samples.items()],
+                "notes": self.b.notes, "failures": self.b.failures}
+
+    def plot(self, out_dir):
+        """bench.svg: throughput (1 and 8 tunnels) and RTT (median, p99) by path, with min-max bars."""
+        if shutil.which("gnuplot") is None:
+            self.b.notes.append("gnuplot is not installed: no plot")
+            return None
+        dat = os.path.join(out_dir, "bench.dat")
+        with open(dat, "w") as f:
+            f.write("# path tput1(med min max) tput8(med min max) rtt_med(med min max) rtt_p99(med min max)\n")
+            for path in PATHS:
+                cols = [f'"{LABEL[path]}"']
+                for figure in ("tput1", "tput8", "rtt_med", "rtt_p99"):
+                    st = self.stats(figure, path)
+                    cols += [f"{st[1]:.4f} {st[0]:.4f} {st[2]:.4f}" if st else "? ? ?"]
+                f.write(" ".join(cols) + "\n")
+        svg = os.path.join(out_dir, "bench.svg")
+        m = self.b.meta
+        script = f"""set terminal svg size 1100,480 dynamic font "sans,11"
+set output "{svg}"
+set datafile missing "?"
+set style data histograms
+set style histogram errorbars gap 1.5 lw 1
+set style fill solid 0.7 border -1
+set boxwidth 0.9
+set grid ytics
+set key top left
+set xtics nomirror rotate by -20
+set multiplot layout 1,2 title "rendezvous bench ({m.get('mode', '?')} run, commit {m.get('commit', '?')}): median, bars min-max"
+set title "Throughput by path"
+set ylabel "Gbit/s"
+set yrange [0:*]
+plot "{dat}" using 2:3:4:xtic(1) title "1 tunnel", "" using 5:6:7 title "8 tunnels"
+set title "RTT, 64-byte ping-pong (log scale)"
+set ylabel "microseconds"
+set logscale y
+set yrange [10:*]
+plot "{dat}" using 8:9:10:xtic(1) title "median", "" using 11:12:13 title "p99"
+unset multiplot
+"""
+        gp = os.path.join(out_dir, "bench.gp")
+        with open(gp, "w") as f:
+            f.write(script)
+        try:
+            rc, out, err = run(["gnuplot", gp], 60)
+        except BenchError as e:
+            self.b.notes.append(f"gnuplot: {e}")
+            return None
+        if rc != 0:
+            self.b.notes.append(f"gnuplot failed: {err.strip()[-300:]}")
+            return None
+        return svg
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a short run for a developer's loop (and CI's smoke test)")
+    ap.add_argument("--build-dir", default=os.path.join(REPO, "build-bench"), help="where rvserver etc. were built")
+    ap.add_argument("--out", default=None, help="results dir (default BUILD_DIR/bench)")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions of each figure (default 3, --quick 1)")
+    ap.add_argument("--keep", action="store_true", help="keep the run dir (certificates, configs, logs)")
+    args = ap.parse_args()
+    args.out = args.out or os.path.join(args.build_dir, "bench")
+    os.makedirs(args.out, exist_ok=True)
+    bench = Bench(args)
+
+    done = threading.Event()
+
+    def watchdog():
+        if done.wait(bench.cfg["watchdog_s"]):
+            return
+        log(f"FAILED: still running after {bench.cfg['watchdog_s']} s (watchdog); stopping everything")
+        bench.runner.stop_all()
+        os._exit(1)
+    threading.Thread(target=watchdog, daemon=True).start()
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, on_signal)
+
+    rc = 1
+    try:
+        bench.run()
+        report = Report(bench)
+        report.build()
+        svg = report.plot(bench.out)
+        missing = [r for r in report.rows if r["n"] == 0 and not r["figure"].startswith(("CPU", "Machine"))]
+        if missing:
+            bench.failures.append("not measured: " + "; ".join(f"{r['figure']} / {r['path']}" for r in missing))
+        text = report.text()
+        with open(os.path.join(args.out, "results.md"), "w") as f:
+            f.write(text)
+        with open(os.path.join(args.out, "results.json"), "w") as f:
+            json.dump(report.json(), f, indent=1, default=str)
+        print(text, flush=True)
+        log(f"results: {os.path.join(args.out, 'results.md')}, results.json"
+            + (f", {os.path.basename(svg)}" if svg else "") + f"; {now() - bench.started:.0f} s")
+        rc = 0 if not bench.failures else 1
+        if bench.failures:
+            log("FAILED: " + " | ".join(bench.failures))
+    except KeyboardInterrupt as e:
+        log(f"interrupted ({e}); cleaned up")
+        rc = 130
+    except BenchError as e:
+        log(f"FAILED: {e}")
+    finally:
+        done.set()
+        bench.runner.stop_all()
+        if not args.keep and rc == 0:
+            shutil.rmtree(bench.work, ignore_errors=True)
+        elif os.path.isdir(bench.work):
+            log(f"run dir kept: {bench.work}")
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()
