@@ -16,6 +16,7 @@ import hashlib
 import http.server
 import os
 import re
+import resource
 import secrets as pysecrets
 import shutil
 import signal
@@ -26,6 +27,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.request
 import uuid as uuidlib
 
 SKIP = 77
@@ -66,6 +68,44 @@ def free_port():
         return s.getsockname()[1]
 
 
+# ----------------------------------------------------------------------------- resources
+
+def nofile_limit(soft=None):
+    """A Popen preexec_fn: the child's RLIMIT_NOFILE soft limit becomes `soft` (None: the hard
+    limit). It only calls setrlimit, so it is safe in a child forked from a threaded parent."""
+    def apply():
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        new = hard if soft is None or (hard != resource.RLIM_INFINITY and soft > hard) else soft
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    return apply
+
+
+def fd_count(pid):
+    """Open descriptors of process `pid` (entries of /proc/PID/fd)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kib(pid):
+    """VmRSS of process `pid` in KiB (/proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise Failure(f"no VmRSS in /proc/{pid}/status")
+
+
+def scrape_metrics(addr, timeout=10.0):
+    """GET http://ADDR/metrics (rvserver --metrics) -> {'name{labels}': value}, comments skipped."""
+    with urllib.request.urlopen(f"http://{addr}/metrics", timeout=timeout) as r:
+        text = r.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
 # ----------------------------------------------------------------------------- processes
 
 def signal_group(p, sig):
@@ -85,7 +125,7 @@ class Proc:
     """A started program. stdout and stderr are read by threads into buffers (and stderr into a
     file), so tests can wait for a line with a deadline."""
 
-    def __init__(self, test, name, argv, stdin=None, capture_stdout=True, env=None):
+    def __init__(self, test, name, argv, stdin=None, capture_stdout=True, env=None, preexec_fn=None):
         self.test = test
         self.name = name
         self.argv = [str(a) for a in argv]
@@ -97,7 +137,7 @@ class Proc:
         self.p = subprocess.Popen(
             self.argv, stdin=stdin if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
-            stderr=subprocess.PIPE, start_new_session=True, env=env)
+            stderr=subprocess.PIPE, start_new_session=True, env=env, preexec_fn=preexec_fn)
         self.pid = self.p.pid
         self._readers = []
         if capture_stdout:
@@ -427,6 +467,8 @@ class Test:
         self.services = []
         self.cleanups = []
         self._pki = None
+        self._help = {}
+        self._asan = {}
         self.bins = {name: self._locate(name) for name in PROGRAMS}
         # rvhidden and rvconnect read defaults from RV_* variables and ~/.config/rendezvous: the
         # programs a test starts see none of the user's (a test that wants some sets its own).
@@ -545,18 +587,60 @@ class Test:
         return r
 
     def rvserver(self, secrets, cert=None, key=None, grace=None, log_level="info", extra=(),
-                 listen="127.0.0.1:0"):
-        """Starts rvserver; waits for its `listening 127.0.0.1:PORT` line; .addr is that address."""
+                 listen="127.0.0.1:0", preexec_fn=None):
+        """Starts rvserver; waits for its `listening 127.0.0.1:PORT` line; .addr is that address.
+        preexec_fn runs in the child before exec (e.g. nofile_limit(64))."""
         cert = cert or self.pki.cert
         key = key or self.pki.key
         argv = [self.bin("rvserver"), "--listen", listen, "--cert", cert, "--key", key,
                 "--secrets", secrets, "--log-level", log_level, *extra]
         if grace is not None:
             argv += ["--grace", str(grace)]
-        p = self.spawn("rvserver", argv)
+        p = self.spawn("rvserver", argv, preexec_fn=preexec_fn)
         m = p.wait_stdout(r"listening (127\.0\.0\.1:(\d+))\r?\n", timeout=10)
         p.addr = m.group(1)
         return p
+
+    def help_text(self, name):
+        """`NAME --help` of the program under test (cached)."""
+        if name not in self._help:
+            r = subprocess.run([self.bin(name), "--help"], capture_output=True, timeout=10)
+            self._help[name] = r.stdout.decode("utf-8", "replace")
+        return self._help[name]
+
+    def has_option(self, name, option):
+        """Whether `NAME --help` lists `option` (e.g. "--max-connections", not matching
+        "--max-connections-per-source")."""
+        return re.search(re.escape(option) + r"(?![\w-])", self.help_text(name)) is not None
+
+    def sanitized(self, name="rvserver"):
+        """Whether the program was built with AddressSanitizer (scripts/test --sanitize): its
+        quarantine holds freed memory back, so VmRSS bounds do not apply."""
+        if name not in self._asan:
+            found = False
+            with open(self.bin(name), "rb") as f:
+                tail = b""
+                for _ in range(4096):  # bounded: 4 GiB in 1 MiB reads
+                    chunk = f.read(1 << 20)
+                    if not chunk:
+                        break
+                    if b"__asan_init" in tail + chunk or b"libasan.so" in tail + chunk:
+                        found = True
+                        break
+                    tail = chunk[-32:]
+            self._asan[name] = found
+        return self._asan[name]
+
+    def generous_limits(self, n=100_000):
+        """rvserver options that lift its connection and client-rate limits far above what a test
+        needs (every peer here comes from 127.0.0.1, so per-source limits would bite first); only
+        those this rvserver's --help lists, so a test runs before and after they exist."""
+        args = []
+        for option in ("--max-connections", "--max-connections-per-source", "--client-rate",
+                       "--client-burst"):
+            if self.has_option("rvserver", option):
+                args += [option, str(n)]
+        return args
 
     def trust_args(self, ca=None, pin=None, server_name=None):
         args = []
@@ -695,8 +779,10 @@ class _Holder:
             signal_group(self.p, signal.SIGKILL)
 
 
-def parse_args(argv=None):
+def parse_args(argv=None, add_args=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    if add_args:
+        add_args(ap)
     ap.add_argument("--build-dir", help="the CMake build dir: binaries are BUILD/<name>/<name>")
     ap.add_argument("--bin-dir", help="the dir of rvserver (the others are found beside it)")
     for name in PROGRAMS:
@@ -706,11 +792,13 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
-def run(main, timeout=90.0):
+def run(main, timeout=90.0, add_args=None):
     """Runs `main(test)`; exits 0 pass, 1 fail, 77 skip. Whatever happens, the programs it started
-    are killed (finally, atexit, SIGTERM/SIGINT, and a watchdog at `timeout` seconds)."""
-    args = parse_args()
-    timeout = args.timeout or timeout
+    are killed (finally, atexit, SIGTERM/SIGINT, and a watchdog at `timeout` seconds).
+    add_args(parser) adds a script's own options (then in test.args); `timeout` may be a
+    function of those args."""
+    args = parse_args(add_args=add_args)
+    timeout = args.timeout or (timeout(args) if callable(timeout) else timeout)
     name = os.path.basename(sys.argv[0])
     t = Test(args)
     done = threading.Event()
