@@ -399,11 +399,13 @@ def split_addr(addr):
     return host.strip("[]"), int(port)
 
 
-def dial(addr, tls_context=None, server_hostname=None, timeout=10.0):
-    """Connects (TCP, then TLS when a context is given) and returns a Stream."""
+def dial(addr, tls_context=None, server_hostname=None, timeout=10.0, source=None):
+    """Connects (TCP, then TLS when a context is given) and returns a Stream. `source`: the local
+    address to connect from (e.g. "127.0.0.2", any of 127/8 works on Linux loopback)."""
     deadline = time.monotonic() + timeout
     host, port = split_addr(addr)
-    sock = socket.create_connection((host, port), timeout=timeout)
+    sock = socket.create_connection((host, port), timeout=timeout,
+                                    source_address=(source, 0) if source else None)
     stream = Stream(sock, tls_context, server_side=False,
                     server_hostname=(server_hostname or host) if tls_context else None)
     try:
