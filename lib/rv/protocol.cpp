@@ -172,6 +172,10 @@ bool valid_uuid(std::string_view id) {
 classified_request classify(const request_head& head) {
   if (count_fields(head.fields, "Host") > 1) return refuse(400, "more than one Host field");
   if (count_fields(head.fields, "Authorization") > 1) return refuse(400, "more than one Authorization field");
+  // RFC 9112 §6.3: both framings at once "ought to be handled as an error" (request smuggling).
+  if (count_fields(head.fields, "Transfer-Encoding") > 0 && count_fields(head.fields, "Content-Length") > 0)
+    return refuse(400, "both Content-Length and Transfer-Encoding");
+  if (count_fields(head.fields, "Content-Length") > 1) return refuse(400, "more than one Content-Length field");
   if (head.method == "CONNECT") return classify_connect(head);
 
   classified_request r;

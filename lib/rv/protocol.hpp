@@ -54,7 +54,8 @@ struct classified_request {
 // - other methods: UUID from Authorization (Digest username= or Basic user),
 //   else from "?rendezvous=ID" when "Connection: Upgrade" is present -> http_client;
 //   an Authorization that names no UUID -> refused 400; nothing -> challenge.
-// - more than one Host or Authorization field -> refused 400.
+// - more than one Host, Authorization or Content-Length field, or Content-Length
+//   with Transfer-Encoding -> refused 400.
 classified_request classify(const request_head& head);
 
 // The user name in an Authorization value: `Digest username="ID", ...` or

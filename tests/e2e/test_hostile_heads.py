@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Hostile heads. Raw heads over TLS (verifying the test CA), one connection per row, each answered
+"""Hostile heads (bare CR and LF, obs-fold, NUL, two Hosts, Content-Length with Transfer-Encoding, oversize...). Raw heads over TLS (verifying the test CA), one connection per row, each answered
 with exactly the status PROTOCOL.md gives (and a JSON body with a diagnostic), then closed. Bytes
 that are not TLS get a close; a slowloris is cut off by --head-timeout 1 while a real client still
 gets its tunnel; afterwards the server still serves tunnels."""
+import base64
 import json
 import os
 import select
@@ -27,8 +28,15 @@ def rows(uuid, key, host):
     """(what, raw bytes sent in one write, the exact status line expected)."""
     connect = f"CONNECT uuid:{uuid} HTTP/1.1\r\n".encode()
     hostline = f"Host: {host}\r\n".encode()
+    basic = base64.b64encode(f"{uuid}:x".encode()).decode()
     return [
         ("bare LF line endings", f"CONNECT uuid:{uuid} HTTP/1.1\nHost: {host}\n\n".encode(),
+         "HTTP/1.1 400 Bad Request"),
+        ("bare CR inside a line", connect + f"Host: {host}\r\nX-Cr: a\rb\r\n\r\n".encode(),
+         "HTTP/1.1 400 Bad Request"),
+        ("Content-Length with Transfer-Encoding (smuggling)",
+         f"POST /x HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {basic}\r\nContent-Length: 4\r\n"
+         f"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n".encode(),
          "HTTP/1.1 400 Bad Request"),
         ("obs-fold", connect + hostline + b"X-Folded: a\r\n b\r\n\r\n", "HTTP/1.1 400 Bad Request"),
         ("space before colon", connect + f"Host : {host}\r\n\r\n".encode(), "HTTP/1.1 400 Bad Request"),
