@@ -386,7 +386,8 @@ int run(const options& opts) {
     if (!secrets.count(svc.uuid)) throw config_error("no line for uuid " + svc.uuid + " in " + opts.secrets_file);
   auto tls = make_client_context(opts.trust);
 
-  asio::io_context io(1);
+  // The state is declared before the io_context so that it outlives the pool
+  // slot and tunnel frames the io_context's destructor destroys.
   shared_state shared{opts, tls, to_string(opts.server)};
   // A deque: the slots hold references to its elements.
   std::deque<hidden_state> services;
@@ -394,6 +395,7 @@ int run(const options& opts) {
     services.emplace_back(shared, svc, secrets.find(svc.uuid)->second.params, opts.pool);
     log::debug("serving uuid=", svc.uuid, " from ", to_string(svc.forward), " with a pool of ", opts.pool);
   }
+  asio::io_context io(1);
   for (auto& st : services)
     for (unsigned slot = 0; slot < opts.pool; ++slot) asio::co_spawn(io, pool_slot(st, slot), asio::detached);
 

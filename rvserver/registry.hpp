@@ -59,6 +59,9 @@ class registry {
   // so live ones are untouched.
   std::vector<parked_ptr> evict(const std::string& uuid);
 
+  // Forgets everything (at shutdown, before the io_context goes).
+  void clear() { slots_.clear(); }
+
  private:
   struct slot {
     std::list<parked_ptr> parked;            // oldest first

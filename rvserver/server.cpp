@@ -552,7 +552,8 @@ int run(const options& opts) {
   if (!opts.client_keys_file.empty()) keys = load_client_keys_file(opts.client_keys_file);
   auto tls = make_server_context(opts.cert_file, opts.key_file);
 
-  asio::io_context io(1);
+  // The state outlives the io_context, whose destructor destroys the session
+  // frames still pending (their connection_slot and parked streams use it)...
   server_state st{opts,
                   tls,
                   std::move(secrets),
@@ -564,6 +565,13 @@ int run(const options& opts) {
                   {},
                   {},
                   {}};
+  asio::io_context io(1);
+  // ...but the parked streams it holds are sockets of the io_context: let go of
+  // them first (their sessions own them too).
+  struct release_parked {
+    registry& parking;
+    ~release_parked() { parking.clear(); }
+  } release{st.parking};
   log::info(st.secrets.size(), " UUIDs in ", opts.secrets_file);
   if (!opts.client_keys_file.empty())
     log::info(st.keys.size(), " UUIDs take only clients with a key (", opts.client_keys_file, ")");

@@ -1,6 +1,8 @@
 // Deadlines, head reads and dialing.
 #include "rv/io.hpp"
 
+#include <random>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -107,9 +109,17 @@ void set_keepalive(tcp::socket& s, seconds idle) {
   error_code ignored;
   s.set_option(asio::socket_base::keep_alive(true), ignored);
   int fd = s.native_handle();
-  int idle_s = static_cast<int>(std::max<long>(1, idle.count()));
-  int interval = std::max(1, idle_s / 3);
-  int count = 3;
+  // A pool parks its connections within moments of each other, so equal
+  // idle times make all their probes fire at once on both sides: at 10,000
+  // parked on loopback that overflowed the kernel's backlog, probes were lost
+  // and thousands of healthy connections timed out together. Each connection
+  // draws its idle time from [2/3, 1] of the setting, and five unanswered
+  // probes, not three, end it.
+  static thread_local std::minstd_rand rng{std::random_device{}()};
+  const int full = static_cast<int>(std::max<long>(1, idle.count()));
+  int idle_s = std::uniform_int_distribution<int>(std::max(1, full * 2 / 3), full)(rng);
+  int interval = std::max(1, full / 3);
+  int count = 5;
   ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
   ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
   ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);

@@ -60,8 +60,9 @@ void stop_on_signals(asio::io_context& io, asio::signal_set& signals);
 // TCP_NODELAY: the protocol's heads are small and Nagle plus delayed ACKs
 // would cost ~40 ms per tunnel (PROTOCOL.md, notes).
 void set_nodelay(tcp::socket& s);
-// SO_KEEPALIVE with the first probe after `idle`, then every idle/3, three
-// probes: parked connections outlive NAT idle timeouts and dead ones surface.
+// SO_KEEPALIVE with the first probe after a random 2/3..1 of `idle` (so that a
+// pool's probes do not all fire at once), then every idle/3, five probes:
+// parked connections outlive NAT idle timeouts and dead ones surface.
 void set_keepalive(tcp::socket& s, seconds idle);
 
 // " error=MESSAGE" for a log line, or "" when ec is empty.
