@@ -5,6 +5,7 @@
 #include <csignal>
 #include <ctime>
 #include <deque>
+#include <optional>
 #include <random>
 
 #include "rv/error.hpp"
@@ -54,7 +55,7 @@ struct hidden_state {
   std::string credential;
   steady_clock::time_point credential_until{};
   bool code_in_flight = false;       // a slot is registering with a code; others wait for its credential
-  std::uint64_t last_code_step = 0;  // the TOTP step of the last code sent (+1, 0 = none)
+  std::optional<std::uint64_t> last_code_step;  // the TOTP step of the last code sent
   bool reused_codes_ok = true;       // false once the server refused a code we had sent before
   milliseconds retry_after{0};       // from the server's last 429
 };
@@ -79,7 +80,7 @@ awaitable<registration_auth> choose_auth(hidden_state& st) {
     const auto now = steady_clock::now();
     if (!st.credential.empty() && now < st.credential_until) co_return registration_auth{st.credential, {}};
     const auto unix_now = std::time(nullptr);
-    const std::uint64_t step = static_cast<std::uint64_t>(unix_now) / st.secret.step + 1;
+    const std::uint64_t step = totp_counter(st.secret, unix_now);
     if (st.credentials == credential_support::none || now > give_up) co_return registration_auth{{}, totp(st.secret, unix_now)};
     const bool reused = step == st.last_code_step;
     if (!st.code_in_flight && (!reused || st.reused_codes_ok)) {
@@ -101,13 +102,20 @@ struct code_in_flight_guard {
   }
 };
 
+// A field holding a number of seconds (Max-Age, Retry-After); 0 when it is
+// absent or not a number.
+long seconds_field(const response_head& answer, std::string_view name) {
+  const std::string* value = answer.find(name);
+  long secs = 0;
+  if (value) std::from_chars(value->data(), value->data() + value->size(), secs);
+  return secs;
+}
+
 // Remembers a credential from a 200, with a margin so that it is not
 // presented in its last seconds.
 void keep_credential(hidden_state& st, const response_head& answer) {
   const std::string* credential = answer.find(credential_field);
-  const std::string* age = answer.find(credential_age_field);
-  long seconds_left = 0;
-  if (age) std::from_chars(age->data(), age->data() + age->size(), seconds_left);
+  const long seconds_left = seconds_field(answer, credential_age_field);
   if (!credential || credential->empty() || seconds_left <= 0) return;
   st.credential = *credential;
   st.credential_until = steady_clock::now() + seconds(seconds_left) - std::min(seconds(seconds_left / 4), seconds(60));
@@ -115,10 +123,7 @@ void keep_credential(hidden_state& st, const response_head& answer) {
 
 // Retry-After in seconds (RFC 9110 §10.2.3; we never send the date form), at most an hour.
 milliseconds retry_after_of(const response_head& answer) {
-  const std::string* value = answer.find("Retry-After");
-  long secs = 0;
-  if (value) std::from_chars(value->data(), value->data() + value->size(), secs);
-  return milliseconds(std::clamp<long>(secs, 1, 3600) * 1000);
+  return milliseconds(std::clamp<long>(seconds_field(answer, "Retry-After"), 1, 3600) * 1000);
 }
 
 // Jittered exponential backoff: spreads reconnections so that a restarted
@@ -325,10 +330,11 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
     co_return park_outcome::taken;
   }
   // Seed server: the first client byte is the arrival.
-  std::string first(16 * 1024, '\0');
-  std::size_t n = co_await stream->read_some(asio::buffer(first), ec);
+  const std::size_t before = buf.size();
+  buf.resize(before + 16 * 1024);
+  std::size_t n = co_await stream->read_some(asio::buffer(buf.data() + before, 16 * 1024), ec);
+  buf.resize(before + n);
   if (n == 0) co_return park_outcome::superseded;
-  buf.append(first, 0, n);
   std::string mode = "seed", who = "?";
   asio::co_spawn(co_await asio::this_coro::executor,
                  guarded_arrival(std::move(stream), std::move(buf), std::move(mode), std::move(who), st), asio::detached);

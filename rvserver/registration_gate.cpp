@@ -40,8 +40,7 @@ gate_result registration_gate::check(const registration_attempt& a, clock_time n
     failed(a, now);
     return {verdict::refused};
   }
-  const std::uint64_t now_counter = static_cast<std::uint64_t>(std::max<std::int64_t>(unix_now, 0)) / secret.step;
-  if (!used_.use(uuid, *counter, now_counter, a.source)) return {verdict::replayed};
+  if (!used_.use(uuid, *counter, rv::totp_counter(secret, unix_now), a.source)) return {verdict::replayed};
   by_uuid_.succeeded(uuid);
   trust(uuid, a.source, now);
   return {verdict::accepted};

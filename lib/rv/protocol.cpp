@@ -285,16 +285,6 @@ std::string registration_request(const registration& r) {
   return out + "\r\n";
 }
 
-std::string registration_request(std::string_view uuid, std::string_view token, std::string_view host,
-                                 bool notify) {
-  registration r;
-  r.uuid = uuid;
-  r.host = host;
-  r.token = token;
-  r.notify = notify;
-  return registration_request(r);
-}
-
 std::string client_connect_request(std::string_view uuid, std::string_view host, std::string_view client_key) {
   std::string out = "CONNECT uuid:" + std::string(uuid) + " HTTP/1.1\r\nHost: " + std::string(host) + "\r\n";
   if (!client_key.empty()) out += std::string(client_key_field) + ": " + std::string(client_key) + "\r\n";

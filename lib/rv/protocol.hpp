@@ -79,11 +79,9 @@ std::string error_response(int status, std::string_view diagnostic,
 // where N and O are fresh random hex strings.
 std::string digest_challenge_response();
 
-// "CONNECT uuid:ID?response=TOKEN HTTP/1.1\r\nHost: HOST\r\n[Rendezvous-Notify: 1\r\n]\r\n"
-std::string registration_request(std::string_view uuid, std::string_view token,
-                                 std::string_view host, bool notify);
 // A registration with either a TOTP token or a pool credential, asking for
-// arrival notices and for a (fresh) pool credential as told.
+// arrival notices and for a (fresh) pool credential as told:
+// "CONNECT uuid:ID?response=TOKEN HTTP/1.1\r\nHost: HOST\r\n[Rendezvous-Notify: 1\r\n]...\r\n"
 struct registration {
   std::string_view uuid;
   std::string_view host;

@@ -36,22 +36,20 @@ std::string hotp(std::span<const std::uint8_t> key, std::uint64_t counter, unsig
   return out;
 }
 
-namespace {
-std::uint64_t counter_at(const totp_params& params, std::int64_t unix_time) {
+std::uint64_t totp_counter(const totp_params& params, std::int64_t unix_time) {
   if (params.step == 0) throw std::invalid_argument("totp: step must be positive");
   return unix_time <= 0 ? 0 : static_cast<std::uint64_t>(unix_time) / params.step;
 }
-}  // namespace
 
 std::string totp(const totp_params& params, std::int64_t unix_time) {
-  return hotp(params.key, counter_at(params, unix_time), params.digits);
+  return hotp(params.key, totp_counter(params, unix_time), params.digits);
 }
 
 std::optional<std::uint64_t> totp_match(const totp_params& params, std::string_view token, std::int64_t unix_time) {
   // Bad parameters are a configuration fault, but a network check must not throw.
   if (params.step == 0 || params.digits < 1 || params.digits > 9) return std::nullopt;
   if (token.size() != params.digits) return std::nullopt;
-  std::uint64_t now = counter_at(params, unix_time);
+  std::uint64_t now = totp_counter(params, unix_time);
   // At counter 0 there is no earlier step: check the current one twice so the
   // work stays the same.
   std::uint64_t earlier = now == 0 ? 0 : now - 1;
@@ -59,10 +57,6 @@ std::optional<std::uint64_t> totp_match(const totp_params& params, std::string_v
   for (std::uint64_t c : {earlier, now, now + 1})
     if (constant_time_equal(hotp(params.key, c, params.digits), token)) matched = c;
   return matched;  // a non-digit token can match no candidate
-}
-
-bool totp_verify(const totp_params& params, std::string_view token, std::int64_t unix_time) {
-  return totp_match(params, token, unix_time).has_value();
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {

@@ -17,17 +17,20 @@ struct totp_params {
 
 // RFC 4226 §5.3: HMAC-SHA1 over the 8-byte big-endian counter, dynamic
 // truncation, modulo 10^digits, zero-padded. digits must be 1..9, else it
-// throws std::invalid_argument (totp_verify instead returns false).
+// throws std::invalid_argument (totp_match instead matches nothing).
 std::string hotp(std::span<const std::uint8_t> key, std::uint64_t counter, unsigned digits);
 
-// RFC 6238: hotp with counter floor(unix_time / step). unix_time >= 0.
+// RFC 6238's counter, floor(unix_time / step) (0 before the epoch). Throws
+// std::invalid_argument for a step of 0.
+std::uint64_t totp_counter(const totp_params& params, std::int64_t unix_time);
+
+// RFC 6238: hotp with counter totp_counter(params, unix_time).
 std::string totp(const totp_params& params, std::int64_t unix_time);
 
-// Accepts the step of unix_time and one either side (RFC 6238 §5.2 skew). Every
-// candidate is compared in constant time and all three are always computed, so
-// the time taken does not depend on which one (if any) matched.
-bool totp_verify(const totp_params& params, std::string_view token, std::int64_t unix_time);
-// The same check, saying which counter matched (for replay protection).
+// Accepts the step of unix_time and one either side (RFC 6238 §5.2 skew) and
+// says which counter matched (replay protection needs it); nullopt when none
+// did. Every candidate is compared in constant time and all three are always
+// computed, so the time taken does not depend on which one (if any) matched.
 std::optional<std::uint64_t> totp_match(const totp_params& params, std::string_view token, std::int64_t unix_time);
 
 // Constant time in the contents (the length is not secret).

@@ -247,14 +247,26 @@ BOOST_AUTO_TEST_CASE(digest_challenge_asks_for_the_uuid_with_fresh_nonces) {
   BOOST_TEST(quoted_field(*head2.find("WWW-Authenticate"), "opaque") != opaque);
 }
 
+namespace {
+// A registration with a code, as a seed hidden server sends it (no extension fields).
+rv::registration code_registration(bool notify) {
+  rv::registration r;
+  r.uuid = "abc";
+  r.host = "h:1";
+  r.token = "123456";
+  r.notify = notify;
+  return r;
+}
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(the_heads_we_send_classify_as_meant) {
-  BOOST_TEST(rv::registration_request("abc", "123456", "h:1", false) ==
+  BOOST_TEST(rv::registration_request(code_registration(false)) ==
              "CONNECT uuid:abc?response=123456 HTTP/1.1\r\nHost: h:1\r\n\r\n");
-  BOOST_TEST(rv::registration_request("abc", "123456", "h:1", true) ==
+  BOOST_TEST(rv::registration_request(code_registration(true)) ==
              "CONNECT uuid:abc?response=123456 HTTP/1.1\r\nHost: h:1\r\nRendezvous-Notify: 1\r\n\r\n");
   BOOST_TEST(rv::client_connect_request("abc", "h:1") == "CONNECT uuid:abc HTTP/1.1\r\nHost: h:1\r\n\r\n");
 
-  auto registered = rv::classify(parse(rv::registration_request("abc", "123456", "h:1", true)));
+  auto registered = rv::classify(parse(rv::registration_request(code_registration(true))));
   BOOST_TEST(registered.kind == request_kind::register_hidden);
   BOOST_TEST(registered.wants_notify);
   auto client = rv::classify(parse(rv::client_connect_request("abc", "h:1")));
@@ -280,11 +292,7 @@ BOOST_AUTO_TEST_CASE(client_keys_from_a_field_or_the_basic_password) {
 }
 
 BOOST_AUTO_TEST_CASE(pool_credential_registrations) {
-  rv::registration with_code;
-  with_code.uuid = "abc";
-  with_code.host = "h:1";
-  with_code.token = "123456";
-  with_code.notify = true;
+  rv::registration with_code = code_registration(true);
   with_code.want_credential = true;
   BOOST_TEST(rv::registration_request(with_code) ==
              "CONNECT uuid:abc?response=123456 HTTP/1.1\r\nHost: h:1\r\nRendezvous-Notify: 1\r\n"
