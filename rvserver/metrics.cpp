@@ -25,32 +25,32 @@ namespace {
 void family(std::ostringstream& out, const char* name, const char* type, const char* help) {
   out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
 }
+
+// A family of one unlabelled sample.
+void single(std::ostringstream& out, const char* name, const char* type, const char* help, std::uint64_t value) {
+  family(out, name, type, help);
+  out << name << ' ' << value << '\n';
+}
 }  // namespace
 
 std::string metrics::render(const registry& parking) const {
   std::ostringstream out;
-  family(out, "rv_connections_total", "counter", "TCP connections accepted.");
-  out << "rv_connections_total " << connections << '\n';
-  family(out, "rv_connections_open", "gauge", "TCP connections open now.");
-  out << "rv_connections_open " << connections_open << '\n';
-  family(out, "rv_connections_dropped_total", "counter", "Connections closed unread: over --max-connections.");
-  out << "rv_connections_dropped_total " << connections_dropped << '\n';
-  family(out, "rv_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.");
-  out << "rv_tls_handshake_failures_total " << handshake_failures << '\n';
-  family(out, "rv_registrations_total", "counter", "Hidden-server connections accepted and parked.");
-  out << "rv_registrations_total " << registrations << '\n';
+  single(out, "rv_connections_total", "counter", "TCP connections accepted.", connections);
+  single(out, "rv_connections_open", "gauge", "TCP connections open now.", connections_open);
+  single(out, "rv_connections_dropped_total", "counter", "Connections closed unread: over --max-connections.",
+          connections_dropped);
+  single(out, "rv_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.",
+          handshake_failures);
+  single(out, "rv_registrations_total", "counter", "Hidden-server connections accepted and parked.", registrations);
   family(out, "rv_parked_connections", "gauge", "Parked hidden-server connections per UUID.");
   std::size_t parked_total = 0;
   parking.for_each_uuid([&](const std::string& uuid, std::size_t n) {
     out << "rv_parked_connections{uuid=\"" << uuid << "\"} " << n << '\n';  // UUIDs need no escaping
     parked_total += n;
   });
-  family(out, "rv_parked_connections_total", "gauge", "Parked hidden-server connections, all UUIDs.");
-  out << "rv_parked_connections_total " << parked_total << '\n';
-  family(out, "rv_pairings_total", "counter", "Tunnels opened (a client paired with a parked connection).");
-  out << "rv_pairings_total " << pairings << '\n';
-  family(out, "rv_tunnels_open", "gauge", "Tunnels open now.");
-  out << "rv_tunnels_open " << tunnels_open << '\n';
+  single(out, "rv_parked_connections_total", "gauge", "Parked hidden-server connections, all UUIDs.", parked_total);
+  single(out, "rv_pairings_total", "counter", "Tunnels opened (a client paired with a parked connection).", pairings);
+  single(out, "rv_tunnels_open", "gauge", "Tunnels open now.", tunnels_open);
   family(out, "rv_tunnel_bytes_total", "counter", "Bytes relayed through tunnels.");
   out << "rv_tunnel_bytes_total{direction=\"up\"} " << bytes_up << '\n';
   out << "rv_tunnel_bytes_total{direction=\"down\"} " << bytes_down << '\n';

@@ -98,22 +98,25 @@ awaitable<void> answer_then_close(byte_stream& s, std::string answer) {
   for (int i = 0; i < 64 && !ec; ++i) co_await s.read_some(asio::buffer(sink), ec);
 }
 
-awaitable<void> refuse(server_state& st, byte_stream& s, const conn_info& c, int status, std::string diagnostic) {
+// Every error answer: counted by status, written, then a bounded lingering close.
+awaitable<void> answer_error(server_state& st, byte_stream& s, int status, std::string answer) {
   ++st.stats.answers[status];
+  co_await within(5s, answer_then_close(s, std::move(answer)));
+}
+
+awaitable<void> refuse(server_state& st, byte_stream& s, const conn_info& c, int status, std::string diagnostic) {
   log::info("conn=", c.id, " peer=", c.peer, " status=", status, " ", diagnostic);
-  co_await within(5s, answer_then_close(s, error_response(status, diagnostic)));
+  co_await answer_error(st, s, status, error_response(status, diagnostic));
 }
 
 // 429 with Retry-After in whole seconds (RFC 9110 §10.2.3), rounded up.
 awaitable<void> too_many(server_state& st, byte_stream& s, const conn_info& c, milliseconds wait,
                          std::string diagnostic) {
   const auto secs = std::to_string(std::max<long>(1, static_cast<long>((wait.count() + 999) / 1000)));
-  ++st.stats.answers[429];
   log::warn("conn=", c.id, " peer=", c.peer, " status=429 ", diagnostic, "; retry after ", secs, " s");
   std::vector<header_field> extra;
   extra.push_back({"Retry-After", secs});
-  auto answer = error_response(429, diagnostic + "; retry after " + secs + " s", extra);
-  co_await within(5s, answer_then_close(s, std::move(answer)));
+  co_await answer_error(st, s, 429, error_response(429, diagnostic + "; retry after " + secs + " s", extra));
 }
 
 // The registration's 401s: one answer for an unknown UUID and a wrong code,
@@ -144,8 +147,7 @@ awaitable<void> register_hidden(std::unique_ptr<tls_stream> stream, std::string&
   if (verdict.what != verdict::accepted) {
     const std::string why(refusal_diagnostic(verdict.what));
     log::warn("conn=", c.id, " peer=", c.peer, " uuid=", req.uuid, " registration refused (401): ", why);
-    ++st.stats.answers[401];
-    co_await within(5s, answer_then_close(*stream, error_response(401, why)));
+    co_await answer_error(st, *stream, 401, error_response(401, why));
     co_return;
   }
   if (!leftover.empty()) {
@@ -221,14 +223,13 @@ awaitable<notice_outcome> notify_stream(byte_stream& client, tls_stream& hidden,
   std::string body;
   if (auto got = co_await within(2s, read_small_body(hidden, hidden_buf, head))) body = *got;
   log::info("conn=", c.id, " peer=", c.peer, " uuid=", uuid, " status=502 hidden server answered ", head.status);
-  ++st.stats.answers[502];
   std::string answer;
   if (body.empty())
     answer = error_response(502, "the hidden server for " + uuid + " could not reach its local service");
   else
     answer = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: " +
              std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-  co_await within(5s, answer_then_close(client, answer));
+  co_await answer_error(st, client, 502, std::move(answer));
   co_return notice_outcome::answered;
 }
 
@@ -386,8 +387,7 @@ awaitable<void> session(tcp::socket socket, server_state& st) {
       break;
     case request_kind::challenge:
       log::info("conn=", c.id, " peer=", c.peer, " status=401 HTTP request without a UUID: digest challenge");
-      ++st.stats.answers[401];
-      co_await within(5s, answer_then_close(*stream, digest_challenge_response()));
+      co_await answer_error(st, *stream, 401, digest_challenge_response());
       break;
     case request_kind::refused:
       co_await refuse(st, *stream, c, req.status, req.diagnostic);
@@ -456,23 +456,36 @@ bool same_secret(const totp_params& a, const totp_params& b) {
   return a.key == b.key && a.step == b.step && a.digits == b.digits;
 }
 
+// What rvserver reads from disk, at start and on SIGHUP. Throws
+// rv::config_error for a file it cannot use.
+struct server_files {
+  secrets_table secrets;
+  client_keys keys;
+  ssl_ctx_ptr tls;
+};
+
+server_files load_server_files(const options& opts) {
+  server_files f;
+  f.secrets = load_secrets_file(opts.secrets_file);
+  if (!opts.client_keys_file.empty()) f.keys = load_client_keys_file(opts.client_keys_file);
+  f.tls = make_server_context(opts.cert_file, opts.key_file);
+  return f;
+}
+
 // SIGHUP: new secrets and certificate for new connections. Parked connections
 // of removed or rotated UUIDs are closed (their hidden servers register again
 // with the new secret, or stop); open tunnels are never touched. A file that
 // fails to load leaves the running configuration as it was.
 void reload(server_state& st) {
-  secrets_table fresh;
-  client_keys keys;
-  ssl_ctx_ptr tls;
+  server_files files;
   try {
-    fresh = load_secrets_file(st.opts.secrets_file);
-    if (!st.opts.client_keys_file.empty()) keys = load_client_keys_file(st.opts.client_keys_file);
-    tls = make_server_context(st.opts.cert_file, st.opts.key_file);
+    files = load_server_files(st.opts);
   } catch (const std::exception& e) {
     log::error("reload failed, still running with the previous configuration: ", e.what());
     return;
   }
   std::size_t closed = 0;
+  const auto& fresh = files.secrets;
   for (const auto& [uuid, old] : st.secrets) {
     auto it = fresh.find(uuid);
     const bool removed = it == fresh.end();
@@ -483,9 +496,9 @@ void reload(server_state& st) {
     closed += evicted.size();
     log::info("uuid=", uuid, removed ? " removed" : " rotated", ": closed ", evicted.size(), " parked connections");
   }
-  st.secrets = std::move(fresh);
-  st.keys = std::move(keys);
-  st.tls = std::move(tls);
+  st.secrets = std::move(files.secrets);
+  st.keys = std::move(files.keys);
+  st.tls = std::move(files.tls);
   log::info("reloaded ", st.opts.secrets_file, " (", st.secrets.size(), " UUIDs) and ", st.opts.cert_file,
             "; closed ", closed, " parked connections");
 }
@@ -547,17 +560,14 @@ gate_settings gate_settings_of(const options& opts) {
 int run(const options& opts) {
   // Writes to a closed pipe or socket must be errors, not a silent death.
   std::signal(SIGPIPE, SIG_IGN);
-  auto secrets = load_secrets_file(opts.secrets_file);
-  client_keys keys;
-  if (!opts.client_keys_file.empty()) keys = load_client_keys_file(opts.client_keys_file);
-  auto tls = make_server_context(opts.cert_file, opts.key_file);
+  auto files = load_server_files(opts);
 
   // The state outlives the io_context, whose destructor destroys the session
   // frames still pending (their connection_slot and parked streams use it)...
   server_state st{opts,
-                  tls,
-                  std::move(secrets),
-                  std::move(keys),
+                  std::move(files.tls),
+                  std::move(files.secrets),
+                  std::move(files.keys),
                   registry(opts.max_parked_per_uuid),
                   registration_gate(gate_settings_of(opts)),
                   rate_limiter({opts.client_rate, opts.client_burst}),
