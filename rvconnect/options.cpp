@@ -75,41 +75,41 @@ bool canonical_uuid(std::string_view text) {
   return true;
 }
 
-// The names file: --names (which must exist), else the user's when present.
-struct names_source {
+// The file an option names (which must exist: loading it says so if not),
+// else `name` in the user's config dir, read only when it exists.
+struct user_file {
   std::string path;  // searched, or would have been; empty without HOME
-  bool loaded = false;
+  bool read = false;
+};
+
+user_file option_or_user_file(const po::variables_map& vm, const char* option, const char* name) {
+  if (vm.count(option)) return {vm[option].as<std::string>(), true};
+  const auto dir = rv::cli::user_config_dir();
+  if (dir.empty()) return {};
+  user_file f{(dir / name).string(), false};
+  std::error_code ec;
+  f.read = std::filesystem::exists(f.path, ec);
+  return f;
+}
+
+// The names file: --names, else the user's when present.
+struct names_source {
+  user_file file;
   rv::names_table table;
 };
 
 names_source load_names(const po::variables_map& vm) {
-  names_source n;
-  if (vm.count("names")) {
-    n.path = vm["names"].as<std::string>();
-  } else {
-    const auto dir = rv::cli::user_config_dir();
-    if (dir.empty()) return n;
-    n.path = (dir / "names").string();
-    std::error_code ec;
-    if (!std::filesystem::exists(n.path, ec)) return n;
-  }
-  n.table = rv::load_names_file(n.path);
-  n.loaded = true;
+  names_source n{option_or_user_file(vm, "names", "names"), {}};
+  if (n.file.read) n.table = rv::load_names_file(n.file.path);
   return n;
 }
-// The key for `uuid` in --client-keys (which must exist), else in the
-// user's client-keys file when present; empty when none is listed.
+
+// The key for `uuid` in --client-keys, else in the user's client-keys file
+// when present; empty when none is listed.
 std::string client_key_for(const po::variables_map& vm, const std::string& uuid) {
-  std::string path;
-  if (vm.count("client-keys")) {
-    path = vm["client-keys"].as<std::string>();
-  } else {
-    const auto dir = rv::cli::user_config_dir();
-    if (dir.empty()) return {};
-    path = (dir / "client-keys").string();
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) return {};
-  }
+  const auto file = option_or_user_file(vm, "client-keys", "client-keys");
+  if (!file.read) return {};
+  const auto& path = file.path;
   const auto keys = rv::load_client_keys_file(path);
   auto it = keys.find(uuid);
   if (it == keys.end()) return {};
@@ -151,12 +151,12 @@ std::optional<options> parse_options(int argc, char** argv) {
   const auto names = load_names(vm);
   auto resolved = rv::resolve_target(names.table, target);
   if (!resolved) {
-    if (names.loaded)
-      throw rv::config_error("'" + target + "' is neither a name in " + names.path + " nor a valid UUID");
-    if (names.path.empty())
+    if (names.file.read)
+      throw rv::config_error("'" + target + "' is neither a name in " + names.file.path + " nor a valid UUID");
+    if (names.file.path.empty())
       throw rv::config_error("'" + target + "' is not a valid UUID, and without HOME there is no names file "
                              "to look it up in (see --names)");
-    throw rv::config_error("'" + target + "' is not a valid UUID, and there is no names file " + names.path +
+    throw rv::config_error("'" + target + "' is not a valid UUID, and there is no names file " + names.file.path +
                            " to look it up in (see --names)");
   }
   const bool named = resolved->line != 0;
@@ -170,10 +170,10 @@ std::optional<options> parse_options(int argc, char** argv) {
       vm, "rvconnect", name_server, report.from_command_line.count("server-name") > 0);
   o.uuid = resolved->uuid;
   if (named)
-    rv::log::debug("'", target, "' is uuid=", o.uuid, " (", names.path, ":", resolved->line, ")",
+    rv::log::debug("'", target, "' is uuid=", o.uuid, " (", names.file.path, ":", resolved->line, ")",
                    name_server ? " at " + rv::to_string(*name_server) : std::string());
-  else if (names.loaded && !canonical_uuid(target))
-    o.names_note = "; '" + target + "' is not a name in " + names.path + " either";
+  else if (names.file.read && !canonical_uuid(target))
+    o.names_note = "; '" + target + "' is not a name in " + names.file.path + " either";
   o.client_key = client_key_for(vm, o.uuid);
   if (vm.count("listen")) {
     auto text = vm["listen"].as<std::string>();
