@@ -50,6 +50,8 @@ import uuid as uuidlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+import harness  # noqa: E402  (the private sshd's config, shared with the end-to-end tests)
 GIB = float(1 << 30)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
@@ -677,22 +679,8 @@ backend be_{name}
         sshd = None
         for attempt in range(5):  # sshd cannot bind port 0 and say so: a free port, again if taken
             port = free_ports(1)[0]
-            config = self.write("sshd/sshd_config", f"""Port {port}
-ListenAddress 127.0.0.1
-HostKey {d}/host_key
-PidFile {d}/sshd.pid
-UsePAM no
-AuthorizedKeysFile {d}/authorized_keys
-StrictModes no
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-AllowTcpForwarding yes
-MaxStartups 64
-MaxSessions 64
-LogLevel ERROR
-""")
+            config = self.write("sshd/sshd_config",
+                                harness.sshd_config(d, port, "AllowTcpForwarding yes\nLogLevel ERROR\n"))
             sshd = self.runner.start("sshd", [SSHD, "-D", "-e", "-f", config])
             try:
                 wait_listening([port], sshd, 10)

@@ -80,6 +80,25 @@ def nofile_limit(soft=None):
     return apply
 
 
+def sshd_config(d, port, extra=""):
+    """sshd_config text for a private sshd on 127.0.0.1:`port` whose keys live in `d` (host_key,
+    authorized_keys): public keys only, no PAM; `extra` lines are appended."""
+    return f"""Port {port}
+ListenAddress 127.0.0.1
+HostKey {d}/host_key
+PidFile {d}/sshd.pid
+UsePAM no
+AuthorizedKeysFile {d}/authorized_keys
+StrictModes no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+MaxStartups 64
+MaxSessions 64
+{extra}"""
+
+
 def fd_count(pid):
     """Open descriptors of process `pid` (entries of /proc/PID/fd)."""
     return len(os.listdir(f"/proc/{pid}/fd"))
@@ -688,23 +707,8 @@ class Test:
             self.write_file("sshd/authorized_keys", f.read(), 0o600)
         for attempt in range(5):  # sshd cannot print the port it got: pick a free one, retry if taken
             port = free_port()
-            config = self.write_file("sshd/sshd_config", f"""
-Port {port}
-ListenAddress 127.0.0.1
-HostKey {d}/host_key
-PidFile {d}/sshd.pid
-UsePAM no
-AuthorizedKeysFile {d}/authorized_keys
-StrictModes no
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-MaxStartups 64
-MaxSessions 64
-Subsystem sftp internal-sftp
-LogLevel VERBOSE
-""", 0o600)
+            config = self.write_file("sshd/sshd_config", sshd_config(
+                d, port, "Subsystem sftp internal-sftp\nLogLevel VERBOSE\n"), 0o600)
             sshd = self.spawn("sshd", [SSHD, "-D", "-e", "-f", config])
             try:
                 sshd.wait_stderr(r"Server listening on 127\.0\.0\.1 port", timeout=10)

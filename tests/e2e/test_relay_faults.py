@@ -420,21 +420,6 @@ def service_ends_first(t, server, uuid, secrets):
           f"sending {len(payload) // KiB} KiB")
 
 
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
-
-
-def sanitized(pid):
-    """Whether process `pid` runs with AddressSanitizer (libasan mapped)."""
-    with open(f"/proc/{pid}/maps") as f:
-        return "libasan" in f.read()
-
-
 def log_times(proc, pattern):
     """Wall-clock times (s) of the lines of proc's stderr matching pattern (the log's own
     millisecond timestamps)."""
@@ -475,7 +460,7 @@ def restart_under_load(t):
     server = t.rvserver(secrets)
     hiddens = [t.rvhidden(server.addr, u, secrets, service.addr, pool=POOL, wait_parked=POOL,
                           extra=["--max-backoff", str(MAX_BACKOFF)]) for u, _ in ids]
-    idle = [rss_kib(p.pid) for p in hiddens]
+    idle = [h.rss_kib(p.pid) for p in hiddens]
     # Warm up with the load to come (STREAMS_PER_HIDDEN tunnels at once, then aborted), so that the
     # baseline holds what that much traffic makes the allocator keep for good.
     for c in start_streams(t, server, ids):
@@ -485,10 +470,10 @@ def restart_under_load(t):
         hidden.wait_stderr(r"parked uuid=", count=POOL + STREAMS_PER_HIDDEN)
         echo_works(t, server, u, "tunnel before the restart")
         hidden.wait_stderr(r"parked uuid=", count=POOL + STREAMS_PER_HIDDEN + 1)
-    baseline = [(fd_count(p.pid), rss_kib(p.pid)) for p in hiddens]
+    baseline = [(h.fd_count(p.pid), h.rss_kib(p.pid)) for p in hiddens]
 
     clients = start_streams(t, server, ids)
-    loaded = [rss_kib(p.pid) for p in hiddens]
+    loaded = [h.rss_kib(p.pid) for p in hiddens]
     parked_before = [p.count_stderr(r"parked uuid=") for p in hiddens]
 
     os.kill(server.pid, signal.SIGTERM)
@@ -530,14 +515,14 @@ def restart_under_load(t):
     # AddressSanitizer (scripts/test --sanitize) quarantines freed memory instead of reusing it,
     # so RSS grows with every allocation there; its leak checker covers that build instead.
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(fd_count(p.pid) != b[0] for p, b in zip(hiddens, baseline)):
+    while time.monotonic() < deadline and any(h.fd_count(p.pid) != b[0] for p, b in zip(hiddens, baseline)):
         time.sleep(0.1)
     for i, (p, (fds, rss)) in enumerate(zip(hiddens, baseline)):
-        now_fds, now_rss = fd_count(p.pid), rss_kib(p.pid)
+        now_fds, now_rss = h.fd_count(p.pid), h.rss_kib(p.pid)
         t.log(f"rvhidden {i}: fds {fds} -> {now_fds}; RSS idle {idle[i]} KiB, after warm-up {rss}, "
               f"under load {loaded[i]}, after the restart {now_rss}")
         t.check(now_fds == fds, f"rvhidden {i}: {now_fds} open descriptors after the restart, {fds} before")
-        if sanitized(p.pid):
+        if t.sanitized("rvhidden"):
             t.log(f"rvhidden {i} runs with AddressSanitizer: RSS not compared")
             continue
         t.check(now_rss <= rss + RSS_TOLERANCE_KIB,

@@ -238,6 +238,20 @@ awaitable<void> listen_then_speak(rv::byte_stream& s, exchange& x) {
   co_await send_then_close(s, x.sent, x.send_ec);
 }
 
+awaitable<void> send_both_ways(rv::byte_stream& client, rv::byte_stream& server, two_way_transfer& x) {
+  co_await (send_then_close(client, x.up, x.up_send) && read_to_end(server, x.got_up, x.up_read) &&
+            send_then_close(server, x.down, x.down_send) && read_to_end(client, x.got_down, x.down_read));
+}
+
+void check_both_ways(const two_way_transfer& x) {
+  BOOST_TEST(!x.up_send);
+  BOOST_TEST(!x.down_send);
+  BOOST_TEST(x.up_read == eof);
+  BOOST_TEST(x.down_read == eof);
+  BOOST_TEST(compare_bytes(x.got_up, x.up) == "identical");
+  BOOST_TEST(compare_bytes(x.got_down, x.down) == "identical");
+}
+
 std::string pattern(std::size_t size, unsigned seed) {
   std::mt19937 gen(seed);
   std::string out(size, '\0');

@@ -139,6 +139,18 @@ awaitable<void> speak_then_listen(rv::byte_stream& s, exchange& x);
 // after its client's EOF).
 awaitable<void> listen_then_speak(rv::byte_stream& s, exchange& x);
 
+// Both ends at once: the client sends `up` and half-closes while the server
+// sends `down` and half-closes, and each reads the other's to the end.
+struct two_way_transfer {
+  two_way_transfer(std::string u, std::string d) : up(std::move(u)), down(std::move(d)) {}
+  std::string up, down;
+  std::string got_up, got_down;
+  error_code up_send, up_read, down_send, down_read;
+};
+awaitable<void> send_both_ways(rv::byte_stream& client, rv::byte_stream& server, two_way_transfer& x);
+// Checks that both directions arrived whole and ended cleanly.
+void check_both_ways(const two_way_transfer& x);
+
 // `size` pseudo-random bytes, the same for the same seed.
 std::string pattern(std::size_t size, unsigned seed);
 // "identical", or where and how two byte strings first differ (without

@@ -228,25 +228,16 @@ BOOST_AUTO_TEST_CASE(deadlines_abort_a_stalled_or_half_closed_tunnel) {
 // 4 MiB each way at once through both legs; the counts add up.
 BOOST_AUTO_TEST_CASE(large_transfer_both_ways_through_the_relay) {
   constexpr std::size_t size = 4 << 20;
-  const std::string up = pattern(size, 3), down = pattern(size, 4);
   run([&]() -> awaitable<void> {
     auto rig = co_await make_rig();
     relay_outcome relayed;
-    std::string got_up, got_down;
-    error_code up_send, up_read, down_send, down_read;
-    co_await (run_relay(rig, relayed) && send_then_close(rig.client(), up, up_send) &&
-              read_to_end(rig.server(), got_up, up_read) && send_then_close(rig.server(), down, down_send) &&
-              read_to_end(rig.client(), got_down, down_read));
-    BOOST_TEST(!up_send);
-    BOOST_TEST(!down_send);
-    BOOST_TEST(up_read == eof);
-    BOOST_TEST(down_read == eof);
-    BOOST_TEST(compare_bytes(got_up, up) == "identical");
-    BOOST_TEST(compare_bytes(got_down, down) == "identical");
+    two_way_transfer x{pattern(size, 3), pattern(size, 4)};
+    co_await (run_relay(rig, relayed) && send_both_ways(rig.client(), rig.server(), x));
+    check_both_ways(x);
     if (!relayed.finished) {
-          BOOST_ERROR("the relay did not finish");
-          co_return;
-        }
+      BOOST_ERROR("the relay did not finish");
+      co_return;
+    }
     const auto& result = relayed.result;
     BOOST_TEST(!result.error, result.error.message());
     BOOST_TEST(result.a_to_b == size);

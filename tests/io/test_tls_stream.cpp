@@ -243,23 +243,15 @@ BOOST_AUTO_TEST_CASE(abort_is_seen_as_a_reset_never_as_eof) {
 // on the writer's flush (or the reverse) would deadlock here.
 BOOST_AUTO_TEST_CASE(large_transfer_both_ways_at_once) {
   constexpr std::size_t size = 8 << 20;
-  const std::string up = pattern(size, 1), down = pattern(size, 2);
   for (auto t : transports) {
     BOOST_TEST_CONTEXT(t) {
       run([&]() -> awaitable<void> {
         auto p = co_await connected_pair(t);
-        std::string got_up, got_down;
-        error_code up_send, up_read, down_send, down_read;
+        two_way_transfer x{pattern(size, 1), pattern(size, 2)};
         const auto start = steady_clock::now();
-        co_await (send_then_close(*p.client, up, up_send) && read_to_end(*p.server, got_up, up_read) &&
-                  send_then_close(*p.server, down, down_send) && read_to_end(*p.client, got_down, down_read));
+        co_await send_both_ways(*p.client, *p.server, x);
         BOOST_TEST_MESSAGE(t << ": 2 x 8 MiB in " << ms_since(start) << " ms");
-        BOOST_TEST(!up_send);
-        BOOST_TEST(!down_send);
-        BOOST_TEST(up_read == eof);
-        BOOST_TEST(down_read == eof);
-        BOOST_TEST(compare_bytes(got_up, up) == "identical");
-        BOOST_TEST(compare_bytes(got_down, down) == "identical");
+        check_both_ways(x);
       });
     }
   }
