@@ -1,6 +1,8 @@
 // Counting, and rendering for Prometheus.
 #include "metrics.hpp"
 
+#include <malloc.h>
+
 #include <sstream>
 
 #include "rv/io.hpp"
@@ -51,6 +53,11 @@ std::string metrics::render(const registry& parking) const {
   single(out, "rv_parked_connections_total", "gauge", "Parked hidden-server connections, all UUIDs.", parked_total);
   single(out, "rv_pairings_total", "counter", "Tunnels opened (a client paired with a parked connection).", pairings);
   single(out, "rv_tunnels_open", "gauge", "Tunnels open now.", tunnels_open);
+  // What the process holds, unlike VmRSS, which also counts what glibc keeps
+  // after a free: the measure of a leak (the soak compares it across rounds).
+  const struct mallinfo2 heap = ::mallinfo2();
+  single(out, "rv_heap_in_use_bytes", "gauge", "Heap memory allocated and not freed (glibc mallinfo2).",
+         heap.uordblks + heap.hblkhd);
   family(out, "rv_tunnel_bytes_total", "counter", "Bytes relayed through tunnels.");
   out << "rv_tunnel_bytes_total{direction=\"up\"} " << bytes_up << '\n';
   out << "rv_tunnel_bytes_total{direction=\"down\"} " << bytes_down << '\n';
