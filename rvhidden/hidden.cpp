@@ -308,8 +308,10 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
   // server's client's first byte): no buffers and no read in progress
   // meanwhile, so a parked slot costs little more than its TLS state.
   // Keepalive turns a dead connection into an error here.
+  // The first of them may already be here, read with the answer (one read
+  // returns every record that has arrived).
   stream->release_buffers();
-  if (!stream->has_buffered_input()) {
+  if (buf.empty() && !stream->has_buffered_input()) {
     auto [we] = co_await stream->socket().async_wait(tcp::socket::wait_read, nothrow);
     if (we) co_return park_outcome::lost;
   }
@@ -330,11 +332,12 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
     co_return park_outcome::taken;
   }
   // Seed server: the first client byte is the arrival.
-  const std::size_t before = buf.size();
-  buf.resize(before + 16 * 1024);
-  std::size_t n = co_await stream->read_some(asio::buffer(buf.data() + before, 16 * 1024), ec);
-  buf.resize(before + n);
-  if (n == 0) co_return park_outcome::superseded;
+  if (buf.empty()) {
+    buf.resize(16 * 1024);
+    std::size_t n = co_await stream->read_some(asio::buffer(buf), ec);
+    buf.resize(n);
+    if (n == 0) co_return park_outcome::superseded;
+  }
   std::string mode = "seed", who = "?";
   asio::co_spawn(co_await asio::this_coro::executor,
                  guarded_arrival(std::move(stream), std::move(buf), std::move(mode), std::move(who), st), asio::detached);

@@ -6,7 +6,8 @@
 namespace rv {
 
 namespace {
-constexpr std::size_t relay_chunk = 32 * 1024;
+// Four full TLS records: one read of a TLS stream and one write to the next.
+constexpr std::size_t relay_chunk = 64 * 1024;
 
 // What the copy loops tell the watchdog.
 struct relay_progress {
@@ -16,8 +17,14 @@ struct relay_progress {
 
 awaitable<void> copy(byte_stream& from, byte_stream& to, std::uint64_t& count, std::uint64_t* live,
                      error_code& first_error, relay_progress& progress) {
-  auto buf = std::make_unique<char[]>(relay_chunk);
+  // Held only while bytes flow: a quiet source is waited for without it, so
+  // an idle tunnel costs its two streams' state and no buffers.
+  std::unique_ptr<char[]> buf;
   for (;;) {
+    if (!buf) {
+      co_await from.wait_readable();
+      buf = std::make_unique_for_overwrite<char[]>(relay_chunk);
+    }
     error_code ec;
     std::size_t n = co_await from.read_some(asio::buffer(buf.get(), relay_chunk), ec);
     if (n > 0) {
@@ -34,6 +41,7 @@ awaitable<void> copy(byte_stream& from, byte_stream& to, std::uint64_t& count, s
       if (live) *live += n;
       progress.last_byte = steady_clock::now();
     }
+    if (n < relay_chunk) buf.reset();  // the source had no more for now
     if (ec == asio::error::eof) {
       if (progress.first_eof == steady_clock::time_point{}) progress.first_eof = steady_clock::now();
       error_code sec;

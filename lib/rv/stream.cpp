@@ -6,15 +6,84 @@
 
 namespace rv {
 
+namespace {
+// Bytes a connection may move without giving the others a turn.
+constexpr std::size_t fair_share = 512 * 1024;
+}  // namespace
+
+direct_socket_io::direct_socket_io(tcp::socket& s) : socket_(s) {
+  error_code ignored;
+  socket_.non_blocking(true, ignored);
+}
+
+awaitable<std::size_t> direct_socket_io::read_some(asio::mutable_buffer buf, error_code& ec) {
+  for (;;) {
+    if (ready_) {
+      error_code e;
+      std::size_t n = socket_.read_some(buf, e);
+      if (!e) {
+        ready_ = n == buf.size();
+        if ((unyielded_ += n) >= fair_share) {
+          unyielded_ = 0;
+          co_await asio::post(co_await asio::this_coro::executor, use_awaitable);
+        }
+        co_return n;
+      }
+      if (e != asio::error::would_block) {
+        ec = e;
+        co_return 0;
+      }
+      ready_ = false;
+    }
+    co_await wait_readable(ec);
+    if (ec) co_return 0;
+  }
+}
+
+awaitable<void> direct_socket_io::wait_readable(error_code& ec) {
+  if (ready_) co_return;
+  // asio re-arms the descriptor in epoll for a wait, so bytes that arrived
+  // since the last read wake it at once.
+  auto [e] = co_await socket_.async_wait(tcp::socket::wait_read, nothrow);
+  unyielded_ = 0;
+  if (e) {
+    ec = e;
+    co_return;
+  }
+  ready_ = true;
+}
+
+awaitable<void> direct_socket_io::write_all(asio::const_buffer buf, error_code& ec) {
+  while (buf.size() > 0) {
+    error_code e;
+    std::size_t n = socket_.write_some(buf, e);
+    if (!e) {
+      buf += n;
+      continue;
+    }
+    if (e != asio::error::would_block) {
+      ec = e;
+      co_return;
+    }
+    auto [we] = co_await socket_.async_wait(tcp::socket::wait_write, nothrow);
+    if (we) {
+      ec = we;
+      co_return;
+    }
+  }
+}
+
 awaitable<std::size_t> tcp_stream::read_some(asio::mutable_buffer buf, error_code& ec) {
-  auto [e, n] = co_await socket_.async_read_some(buf, nothrow);
-  ec = e;
-  co_return n;
+  co_return co_await io_.read_some(buf, ec);
 }
 
 awaitable<void> tcp_stream::write_all(asio::const_buffer buf, error_code& ec) {
-  auto [e, n] = co_await asio::async_write(socket_, buf, nothrow);
-  ec = e;
+  co_await io_.write_all(buf, ec);
+}
+
+awaitable<void> tcp_stream::wait_readable() {
+  error_code ignored;  // the read that follows reports it
+  co_await io_.wait_readable(ignored);
 }
 
 awaitable<void> tcp_stream::shutdown_send(error_code& ec) {

@@ -24,21 +24,51 @@ class byte_stream {
   // Abort both directions at once; pending operations complete with an error.
   // Idempotent.
   virtual void abort() = 0;
+  // Returns once read_some would not wait (data, end of stream or an error
+  // is there), so that the relay holds no buffer while its source is quiet.
+  // An error here is reported by the read that follows.
+  virtual awaitable<void> wait_readable() { co_return; }
+};
+
+// Reads and writes on a non-blocking socket that go straight to the kernel
+// and through the reactor only when the socket would block. Each syscall and
+// each trip through the scheduler costs about as much as copying 16 KiB on
+// the virtual machines this runs on (BENCHMARKS.md), and asio's operations
+// make one such trip per completion.
+class direct_socket_io {
+ public:
+  explicit direct_socket_io(tcp::socket& s);
+  // Waits only when the last read found nothing or less than it asked for
+  // (the kernel's queue was drained then). After a share of bytes moved
+  // without waiting, it yields once to the other connections of this thread.
+  awaitable<std::size_t> read_some(asio::mutable_buffer buf, error_code& ec);
+  awaitable<void> wait_readable(error_code& ec);
+  // Whether the next read goes to the kernel first rather than waiting.
+  bool ready() const { return ready_; }
+  // Writes all of buf, waiting only while the kernel's send buffer is full.
+  awaitable<void> write_all(asio::const_buffer buf, error_code& ec);
+
+ private:
+  tcp::socket& socket_;
+  bool ready_ = true;
+  std::size_t unyielded_ = 0;
 };
 
 // A plain TCP connection (the hidden side's leg to its local service; rvconnect's
 // local listener).
 class tcp_stream final : public byte_stream {
  public:
-  explicit tcp_stream(tcp::socket socket) : socket_(std::move(socket)) {}
+  explicit tcp_stream(tcp::socket socket) : socket_(std::move(socket)), io_(socket_) {}
   awaitable<std::size_t> read_some(asio::mutable_buffer buf, error_code& ec) override;
   awaitable<void> write_all(asio::const_buffer buf, error_code& ec) override;
   awaitable<void> shutdown_send(error_code& ec) override;
   void abort() override;
+  awaitable<void> wait_readable() override;
   tcp::socket& socket() { return socket_; }
 
  private:
   tcp::socket socket_;
+  direct_socket_io io_;
 };
 
 // stdin for reading and stdout for writing, as netcat does. Pipes, ttys and

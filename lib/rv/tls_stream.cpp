@@ -5,17 +5,18 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <cstring>
+#include <utility>
 
 #include <boost/asio/ssl/error.hpp>
 
 namespace rv {
 
 namespace {
+// Ciphertext moved per socket read and per TLS write: four full records.
 constexpr std::size_t io_chunk = 64 * 1024;
-// A connection starts with buffers for a handshake (one full TLS record), and
-// grows them to io_chunk only once a read fills one: the handshake burst of a
-// pool of parked connections must not leave 130 KiB each in malloc's free
-// lists after release_buffers().
+// A connection reads one full record at a time until a read fills that, so
+// that the handshakes of a pool of parked connections stay small.
 constexpr std::size_t first_chunk = 16 * 1024 + 512;
 
 bool is_ip_literal(const std::string& host) {
@@ -30,24 +31,85 @@ error_code ssl_error_code() {
 }
 }  // namespace
 
+// The BIO the TLS engine reads ciphertext from (in_) and writes it to (out_).
+// Reading an empty queue asks the engine to retry, as a non-blocking socket would.
+struct tls_stream_bio {
+  static tls_stream& of(BIO* b) { return *static_cast<tls_stream*>(BIO_get_data(b)); }
+
+  static int read(BIO* b, char* out, int len) {
+    BIO_clear_retry_flags(b);
+    auto& in = of(b).in_;
+    if (in.empty()) {
+      BIO_set_retry_read(b);
+      return -1;
+    }
+    const std::size_t n = std::min(static_cast<std::size_t>(len), in.size());
+    std::memcpy(out, in.data(), n);
+    in.consume(n);
+    return static_cast<int>(n);
+  }
+
+  static int write(BIO* b, const char* data, int len) {
+    BIO_clear_retry_flags(b);
+    try {
+      of(b).out_.append(data, static_cast<std::size_t>(len));
+    } catch (const std::bad_alloc&) {
+      return -1;  // never throw through OpenSSL
+    }
+    return len;
+  }
+
+  static long ctrl(BIO* b, int cmd, long, void*) {
+    switch (cmd) {
+      case BIO_CTRL_FLUSH:
+        return 1;  // flush() is ours, after the engine is done
+      case BIO_CTRL_PENDING:
+        return static_cast<long>(of(b).in_.size());
+      case BIO_CTRL_WPENDING:
+        return static_cast<long>(of(b).out_.size());
+      default:
+        return 0;
+    }
+  }
+
+  static int create(BIO* b) {
+    BIO_set_init(b, 1);
+    return 1;
+  }
+
+  static BIO* make(tls_stream* owner) {
+    static BIO_METHOD* const method = [] {
+      BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "rv tls_stream");
+      if (!m || !BIO_meth_set_read(m, read) || !BIO_meth_set_write(m, write) || !BIO_meth_set_ctrl(m, ctrl) ||
+          !BIO_meth_set_create(m, create))
+        throw std::bad_alloc();
+      return m;
+    }();
+    BIO* b = BIO_new(method);
+    if (b) BIO_set_data(b, owner);
+    return b;
+  }
+};
+
 tls_stream::tls_stream(tcp::socket socket, ssl_ctx_ptr ctx, role r)
     : socket_(std::move(socket)),
+      io_(socket_),
       ctx_(std::move(ctx)),
       ssl_(SSL_new(ctx_.get())),
-      rbio_(BIO_new(BIO_s_mem())),
-      wbio_(BIO_new(BIO_s_mem())),
       write_done_(socket_.get_executor(), steady_clock::time_point::max()) {
-  if (!ssl_ || !rbio_ || !wbio_) throw std::bad_alloc();
-  // An empty read BIO means "wait for the network", not end of stream.
-  BIO_set_mem_eof_return(rbio_, -1);
-  SSL_set_bio(ssl_, rbio_, wbio_);
+  BIO* bio = ssl_ ? tls_stream_bio::make(this) : nullptr;
+  if (!bio) {
+    SSL_free(ssl_);
+    throw std::bad_alloc();
+  }
+  SSL_set_bio(ssl_, bio, bio);  // one reference for both directions, freed with ssl_
   if (r == role::client)
     SSL_set_connect_state(ssl_);
   else
     SSL_set_accept_state(ssl_);
 }
 
-tls_stream::~tls_stream() { SSL_free(ssl_); }  // frees both BIOs
+tls_stream::~tls_stream() { SSL_free(ssl_); }
 
 void tls_stream::set_server_name(const std::string& host) {
   host_ = host;
@@ -61,8 +123,10 @@ void tls_stream::set_server_name(const std::string& host) {
 
 std::string tls_stream::protocol_version() const { return SSL_get_version(ssl_); }
 
+std::string tls_stream::cipher_suite() const { return SSL_get_cipher_name(ssl_); }
+
 bool tls_stream::has_buffered_input() const {
-  return BIO_ctrl_pending(rbio_) > 0 || SSL_pending(ssl_) > 0;
+  return !in_.empty() || SSL_pending(ssl_) > 0;
 }
 
 void tls_stream::fail(const char* what) {
@@ -70,52 +134,47 @@ void tls_stream::fail(const char* what) {
 }
 
 awaitable<void> tls_stream::fill(error_code& ec) {
-  if (in_buf_.empty()) {
-    auto [we] = co_await socket_.async_wait(tcp::socket::wait_read, nothrow);
-    if (we) {
-      ec = we;
-      co_return;
-    }
-    in_buf_.resize(first_chunk);
+  if (!io_.ready()) {
+    release_buffers();  // nothing is on its way: wait without them
+    co_await io_.wait_readable(ec);
+    if (ec) co_return;
   }
-  reading_ = true;
-  auto [e, n] = co_await socket_.async_read_some(asio::buffer(in_buf_), nothrow);
-  reading_ = false;
-  if (e) {
+  // Bulk traffic (a read that filled its space) reads four records at a time.
+  const std::size_t want = bulk_ ? io_chunk : first_chunk;
+  auto space = in_.prepare(want);
+  std::size_t n = co_await io_.read_some(asio::buffer(space.data(), want), ec);
+  if (ec) {
     // A FIN without close_notify is a truncation, never a clean end (RFC 8446 §6.1).
-    ec = e;
-    if (e == asio::error::eof) ec = asio::ssl::error::stream_truncated;
+    if (ec == asio::error::eof) ec = asio::ssl::error::stream_truncated;
     co_return;
   }
-  BIO_write(rbio_, in_buf_.data(), static_cast<int>(n));
-  if (n == in_buf_.size() && n < io_chunk) in_buf_.resize(io_chunk);  // bulk traffic: fewer, larger reads
+  in_.commit(n);
+  if (n == want) bulk_ = true;
 }
 
 awaitable<void> tls_stream::flush(error_code& ec) {
-  while (BIO_ctrl_pending(wbio_) > 0) {
+  while (!out_.empty() && !write_error_) {
     if (writing_) {
-      // The other coroutine is writing; it drains everything, ours included.
+      // The other coroutine waits for room; it drains everything, ours included.
       co_await write_done_.async_wait(nothrow);
       continue;
     }
-    writing_ = true;
-    // As large as what is pending (a handshake flight is a few KiB), up to a
-    // whole io_chunk written by write_all and its record overhead.
-    const std::size_t want = std::min(std::max<std::size_t>(BIO_ctrl_pending(wbio_), 4096), io_chunk + 1024);
-    if (out_buf_.size() < want) out_buf_.resize(want);
-    while (!write_error_ && BIO_ctrl_pending(wbio_) > 0) {
-      int n = BIO_read(wbio_, out_buf_.data(), static_cast<int>(out_buf_.size()));
-      if (n <= 0) break;
-      auto [e, written] =
-          co_await asio::async_write(socket_, asio::buffer(out_buf_.data(), static_cast<std::size_t>(n)), nothrow);
-      if (e) write_error_ = e;
+    error_code e;
+    std::size_t n = socket_.write_some(asio::buffer(out_.data(), out_.size()), e);
+    if (!e) {
+      out_.consume(n);
+      continue;
     }
-    writing_ = false;
-    write_done_.cancel();
-    if (write_error_) {
-      // Drop what cannot be sent so that waiters do not spin.
-      (void)BIO_reset(wbio_);
-      break;
+    if (e == asio::error::would_block) {
+      writing_ = true;
+      auto [we] = co_await socket_.async_wait(tcp::socket::wait_write, nothrow);
+      writing_ = false;
+      write_done_.cancel();
+      e = we;
+    }
+    if (e) {
+      write_error_ = e;
+      out_.clear();  // drop what cannot be sent so that waiters do not spin
     }
   }
   if (write_error_) ec = write_error_;
@@ -183,36 +242,69 @@ awaitable<void> tls_stream::handshake(error_code& ec) {
 }
 
 awaitable<std::size_t> tls_stream::read_some(asio::mutable_buffer buf, error_code& ec) {
+  if (stashed_) {
+    ec = std::exchange(stashed_, {});
+    reason_ = std::move(stashed_reason_);
+    co_return 0;
+  }
+  auto* const out = static_cast<char*>(buf.data());
+  std::size_t total = 0;
+  // Every whole record already here, up to the caller's space: the relay
+  // then moves four records per write instead of one.
   for (;;) {
     ERR_clear_error();
     std::size_t got = 0;
-    int r = SSL_read_ex(ssl_, buf.data(), buf.size(), &got);
+    int r = SSL_read_ex(ssl_, out + total, buf.size() - total, &got);
     int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
     // Reading may have produced output (a KeyUpdate reply, an alert). When
     // the writer is busy it drains that too; waiting for it here would stall
     // this direction behind a peer that is slow to read the other one, and
     // two relays doing that to each other would deadlock. A write error is
     // kept in write_error_ and reported by the next write.
-    if (BIO_ctrl_pending(wbio_) > 0 && !writing_ && err != SSL_ERROR_SSL) {
+    if (!out_.empty() && !writing_ && err != SSL_ERROR_SSL) {
       error_code ignored;
       co_await flush(ignored);
     }
     switch (err) {
       case SSL_ERROR_NONE:
-        co_return got;
+        total += got;
+        if (total == buf.size()) co_return total;
+        continue;
       case SSL_ERROR_ZERO_RETURN:
+        if (total > 0) co_return total;  // the next call sees close_notify again
         ec = asio::error::eof;  // close_notify: a clean end of stream
         co_return 0;
       case SSL_ERROR_WANT_READ:
       case SSL_ERROR_WANT_WRITE:
+        if (total > 0) co_return total;
         co_await fill(ec);
         if (ec) co_return 0;
         continue;
-      default:
-        ec = ssl_error_code();  // first: fail() empties the error queue
+      default: {
+        error_code e = ssl_error_code();  // first: fail() empties the error queue
         fail("TLS read failed");
-        co_return 0;
+        if (total == 0) {
+          ec = e;
+          co_return 0;
+        }
+        // What decrypted before the bad record is a correct prefix: deliver it first.
+        stashed_ = e;
+        stashed_reason_ = std::exchange(reason_, {});
+        co_return total;
+      }
     }
+  }
+}
+
+awaitable<void> tls_stream::wait_readable() {
+  // After close_notify the next read returns the end of stream at once; the
+  // socket's FIN behind it is not a truncation.
+  if (stashed_ || has_buffered_input() || (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN)) co_return;
+  error_code ec;
+  co_await fill(ec);
+  if (ec && !stashed_) {
+    stashed_ = ec;  // for the read that follows
+    stashed_reason_ = reason_;
   }
 }
 
@@ -254,24 +346,11 @@ awaitable<void> tls_stream::shutdown_send(error_code& ec) {
 }
 
 void tls_stream::release_buffers() {
-  if (writing_ || reading_) return;
-  std::vector<char>().swap(in_buf_);
-  std::vector<char>().swap(out_buf_);
-  // A memory BIO keeps the capacity its largest content needed (the
-  // handshake's): empty ones are swapped for new ones.
-  if (BIO_ctrl_pending(rbio_) == 0) {
-    if (BIO* fresh = BIO_new(BIO_s_mem())) {
-      BIO_set_mem_eof_return(fresh, -1);
-      SSL_set0_rbio(ssl_, fresh);  // frees the old one
-      rbio_ = fresh;
-    }
-  }
-  if (BIO_ctrl_pending(wbio_) == 0) {
-    if (BIO* fresh = BIO_new(BIO_s_mem())) {
-      SSL_set0_wbio(ssl_, fresh);
-      wbio_ = fresh;
-    }
-  }
+  in_.release();
+  if (!writing_) out_.release();
+  // The engine's record buffers, when it holds nothing in them (it refuses
+  // otherwise): it takes them again for the next record.
+  if (SSL_pending(ssl_) == 0) SSL_free_buffers(ssl_);
 }
 
 void tls_stream::abort() {

@@ -6,12 +6,18 @@
 // One reader and one writer may run at once. Output that either produces
 // (records, alerts, post-handshake messages) is written to the socket by one
 // of them at a time; the other waits for that write to finish.
+//
+// The TLS engine reads and writes ciphertext through a BIO of ours straight
+// from and into two byte queues, which the socket fills and drains with
+// direct non-blocking calls: a record crosses user space with one copy each
+// way besides the engine's own, and a stream that waits holds no buffers.
 #pragma once
 #include <string>
 #include <vector>
 
 #include <openssl/ssl.h>
 
+#include "rv/byte_queue.hpp"
 #include "rv/stream.hpp"
 #include "rv/tls.hpp"
 
@@ -37,17 +43,19 @@ class tls_stream final : public byte_stream {
   awaitable<void> handshake(error_code& ec);
   const std::string& failure_reason() const { return reason_; }
   std::string protocol_version() const;
+  std::string cipher_suite() const;
 
   awaitable<std::size_t> read_some(asio::mutable_buffer buf, error_code& ec) override;
   awaitable<void> write_all(asio::const_buffer buf, error_code& ec) override;
   // Sends close_notify, then a TCP FIN; reading goes on.
   awaitable<void> shutdown_send(error_code& ec) override;
   void abort() override;
+  awaitable<void> wait_readable() override;
 
-  // Frees the socket I/O buffers (~130 KiB) of an idle connection, such as a
-  // parked one; the next read waits for readability before taking a buffer
-  // again, so an idle stream holds none. Does nothing while a read or a
-  // write is in progress.
+  // Frees the buffers of an idle connection, such as a parked one: ours and
+  // the TLS engine's record buffers (~34 KiB). A stream does this itself
+  // whenever it waits for the network; this is for a caller that stops
+  // reading. Does nothing to a buffer that holds bytes.
   void release_buffers();
 
   // Bytes received but not yet returned by read_some.
@@ -55,18 +63,21 @@ class tls_stream final : public byte_stream {
   tcp::socket& socket() { return socket_; }
 
  private:
-  awaitable<void> fill(error_code& ec);   // one socket read into the TLS engine
-  awaitable<void> flush(error_code& ec);  // all pending TLS output to the socket
+  awaitable<void> fill(error_code& ec);   // at least one socket read into in_
+  awaitable<void> flush(error_code& ec);  // all of out_ to the socket
   void fail(const char* what);
+  friend struct tls_stream_bio;
 
   tcp::socket socket_;
+  direct_socket_io io_;
   ssl_ctx_ptr ctx_;
   SSL* ssl_ = nullptr;
-  BIO* rbio_ = nullptr;  // network -> TLS engine
-  BIO* wbio_ = nullptr;  // TLS engine -> network
-  std::vector<char> in_buf_, out_buf_;
-  bool writing_ = false;
-  bool reading_ = false;  // a socket read into in_buf_ is pending
+  byte_queue in_;   // network -> TLS engine
+  byte_queue out_;  // TLS engine -> network
+  error_code stashed_;             // a read error found after data that read_some returned first
+  std::string stashed_reason_;
+  bool bulk_ = false;              // a read has filled its space: read io_chunk at a time
+  bool writing_ = false;           // a flush waits for room in the socket
   asio::steady_timer write_done_;  // cancelled when a flush finishes: wakes waiters
   error_code write_error_;
   bool sent_shutdown_ = false;
