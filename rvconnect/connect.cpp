@@ -62,7 +62,8 @@ awaitable<tunnel> open_tunnel(const options& o, const ssl_ctx_ptr& tls) {
   if (!co_await within(o.connect_timeout, stream->handshake(ec)))
     throw exit_error(exit_code::failure, "TLS handshake with " + server + " timed out");
   if (ec) throw exit_error(exit_code::failure, "TLS with " + server + " failed: " + stream->failure_reason());
-  log::debug("TLS established with ", server, " (", stream->protocol_version(), " ", stream->cipher_suite(), ")");
+  log::debug("TLS established with ", server, " (", stream->protocol_version(), " ", stream->cipher_suite(), ")",
+             stream->resumed() ? ", resumed" : "");
 
   const auto request = client_connect_request(o.uuid, to_string(o.server), o.client_key);
   if (!co_await within(o.connect_timeout, stream->write_all(asio::buffer(request), ec)) || ec)

@@ -333,7 +333,7 @@ awaitable<void> session(tcp::socket socket, server_state& st) {
     co_return;
   }
   log::debug("conn=", c.id, " peer=", c.peer, " TLS established (", stream->protocol_version(), " ",
-             stream->cipher_suite(), ")");
+             stream->cipher_suite(), ")", stream->resumed() ? ", resumed" : "");
   if (slot.from_source() > st.opts.max_connections_per_source) {
     co_await refuse(st, *stream, c, 503, "too many connections from this address (--max-connections-per-source)");
     co_return;

@@ -38,8 +38,12 @@ struct client_trust {
 };
 
 // Prefers TLS 1.3 (our own legs), accepts 1.2 (a seed server). Throws
-// rv::config_error when the CA file cannot be loaded.
+// rv::config_error when the CA file cannot be loaded. A client context is
+// for one server: it keeps the last session ticket that server sent, and
+// tls_stream offers it on the next connection (resumption).
 ssl_ctx_ptr make_client_context(const client_trust& trust);
+// That ticket's session (not owned), or null. For tls_stream.
+SSL_SESSION* resumable_session(SSL_CTX* ctx);
 
 // OpenSSL's error queue as one line (and clears it).
 std::string openssl_errors();

@@ -113,11 +113,19 @@ tls_stream::~tls_stream() { SSL_free(ssl_); }
 
 void tls_stream::set_server_name(const std::string& host) {
   host_ = host;
-  if (is_ip_literal(host)) {
+  const bool literal = is_ip_literal(host);
+  if (literal) {
     X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str());
   } else {
     SSL_set_tlsext_host_name(ssl_, host.c_str());
     SSL_set1_host(ssl_, host.c_str());
+  }
+  // Resume the context's last session if it was made for this same name:
+  // its certificate passed these same checks then (and the pins are checked
+  // again after the handshake, against that certificate).
+  if (SSL_SESSION* session = resumable_session(ctx_.get())) {
+    const char* name = SSL_SESSION_get0_hostname(session);
+    if (literal ? name == nullptr : name && host == name) SSL_set_session(ssl_, session);
   }
 }
 

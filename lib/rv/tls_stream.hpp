@@ -44,6 +44,7 @@ class tls_stream final : public byte_stream {
   const std::string& failure_reason() const { return reason_; }
   std::string protocol_version() const;
   std::string cipher_suite() const;
+  bool resumed() const { return SSL_session_reused(ssl_) == 1; }  // a ticket's session, no certificate sent
 
   awaitable<std::size_t> read_some(asio::mutable_buffer buf, error_code& ec) override;
   awaitable<void> write_all(asio::const_buffer buf, error_code& ec) override;

@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <vector>
 
 #include <boost/asio/ssl.hpp>
 
@@ -333,6 +334,74 @@ BOOST_AUTO_TEST_CASE(key_updates_while_the_writer_is_blocked_do_not_stall_the_re
     BOOST_TEST(!peer_ec, peer_ec.message());
     BOOST_TEST(compare_bytes(client_got, from_peer) == "identical");
     BOOST_TEST(compare_bytes(peer_got, to_peer) == "identical");
+  });
+}
+
+namespace {
+// One connection between these two contexts: the handshake's outcome, and
+// whether it resumed. The server writes a byte that the client reads, which
+// is when a client takes in the ticket that follows a TLS 1.3 handshake.
+struct resumption_try {
+  error_code client_ec;
+  std::string reason;
+  bool resumed = false;
+};
+
+awaitable<resumption_try> connect_once(rv::ssl_ctx_ptr client_ctx, rv::ssl_ctx_ptr server_ctx, std::string name,
+                                       std::vector<rv::spki_pin> pins) {
+  auto ex = co_await asio::this_coro::executor;
+  tls_pair p(ex, std::move(client_ctx), std::move(server_ctx));
+  p.client->set_server_name(name);
+  p.client->set_pins(std::move(pins));
+  resumption_try out;
+  error_code sec;
+  co_await p.handshake(out.client_ec, sec);
+  out.reason = p.client->failure_reason();
+  out.resumed = p.client->resumed();
+  if (out.client_ec) co_return out;
+  const std::string x = "x";
+  error_code wec, rec;
+  co_await p.server->write_all(asio::buffer(x), wec);
+  co_await read_once(*p.client, rec);
+  BOOST_TEST(!wec);
+  BOOST_TEST(!rec, rec.message());
+  co_return out;
+}
+}  // namespace
+
+// The client context keeps the server's ticket and the next connection to the
+// same name resumes with it; the pins are still checked (against the
+// certificate of the session), a ticket from another server key or for
+// another name is never used to skip the certificate.
+BOOST_AUTO_TEST_CASE(a_later_connection_resumes_and_still_checks_the_pin) {
+  run([&]() -> awaitable<void> {
+    rv::client_trust trust;
+    trust.ca_file = pki::get().ca_cert;
+    trust.pins = {pki::get().leaf_pin};
+    auto client_ctx = rv::make_client_context(trust);
+    auto server_ctx = leaf_server_context();
+    const std::vector<rv::spki_pin> right = {pki::get().leaf_pin}, wrong = {pki::get().self_pin};
+
+    auto first = co_await connect_once(client_ctx, server_ctx, "127.0.0.1", right);
+    BOOST_TEST_REQUIRE(!first.client_ec, first.reason);
+    BOOST_TEST(!first.resumed);  // nothing to resume yet
+    BOOST_TEST_REQUIRE(rv::resumable_session(client_ctx.get()) != nullptr);  // the server's ticket, kept
+
+    auto second = co_await connect_once(client_ctx, server_ctx, "127.0.0.1", right);
+    BOOST_TEST(!second.client_ec, second.reason);
+    BOOST_TEST(second.resumed);
+
+    auto pinned_wrong = co_await connect_once(client_ctx, server_ctx, "127.0.0.1", wrong);
+    BOOST_TEST(pinned_wrong.client_ec == asio::error::access_denied);
+    BOOST_TEST(pinned_wrong.reason.find("pin") != std::string::npos, pinned_wrong.reason);
+
+    auto other_key = co_await connect_once(client_ctx, leaf_server_context(), "127.0.0.1", right);
+    BOOST_TEST(!other_key.client_ec, other_key.reason);
+    BOOST_TEST(!other_key.resumed);  // a restarted server: a full handshake, the certificate checked
+
+    auto other_name = co_await connect_once(client_ctx, server_ctx, "localhost", right);
+    BOOST_TEST(!other_name.client_ec, other_name.reason);
+    BOOST_TEST(!other_name.resumed);
   });
 }
 
