@@ -66,15 +66,20 @@ awaitable<std::string> read_small_body(byte_stream& s, std::string& buf, const r
   co_return buf.substr(0, want);
 }
 
+std::optional<asio::ip::address> ip_literal(const std::string& host) {
+  error_code not_an_address;
+  auto address = asio::ip::make_address(host, not_an_address);
+  if (not_an_address) return std::nullopt;
+  return address;
+}
+
 namespace {
 awaitable<void> try_connect(const endpoint_spec& where, tcp::socket& socket, error_code& ec) {
   // An address needs no lookup: asio's resolver runs getaddrinfo on a thread
   // of its own, and the hop there and back is a measurable part of opening
   // a tunnel (rvhidden dials --forward 127.0.0.1:22 for every client).
-  error_code not_literal;
-  const auto literal = asio::ip::make_address(where.host, not_literal);
-  if (!not_literal) {
-    const tcp::endpoint ep(literal, where.port);
+  if (const auto literal = ip_literal(where.host)) {
+    const tcp::endpoint ep(*literal, where.port);
     auto [cec] = co_await socket.async_connect(ep, nothrow);
     ec = cec;
     co_return;

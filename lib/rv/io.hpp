@@ -43,6 +43,10 @@ awaitable<parse_result> read_head(byte_stream& s, std::string& buf, response_hea
 awaitable<std::string> read_small_body(byte_stream& s, std::string& buf, const response_head& head,
                                        std::size_t cap = 4096);
 
+// The address `host` spells, when it is an IPv4 or IPv6 address rather than
+// a name (a name needs a lookup; an address is matched against IP SANs).
+std::optional<asio::ip::address> ip_literal(const std::string& host);
+
 // Resolves and connects, trying each address in turn, within `limit` overall.
 // Sets TCP_NODELAY on success.
 awaitable<tcp::socket> dial(const endpoint_spec& where, steady_clock::duration limit, error_code& ec);

@@ -10,6 +10,8 @@
 
 #include <boost/asio/ssl/error.hpp>
 
+#include "rv/io.hpp"
+
 namespace rv {
 
 namespace {
@@ -18,12 +20,6 @@ constexpr std::size_t io_chunk = 64 * 1024;
 // A connection reads one full record at a time until a read fills that, so
 // that the handshakes of a pool of parked connections stay small.
 constexpr std::size_t first_chunk = 16 * 1024 + 512;
-
-bool is_ip_literal(const std::string& host) {
-  error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
 
 error_code ssl_error_code() {
   unsigned long e = ERR_peek_last_error();
@@ -113,7 +109,7 @@ tls_stream::~tls_stream() { SSL_free(ssl_); }
 
 void tls_stream::set_server_name(const std::string& host) {
   host_ = host;
-  const bool literal = is_ip_literal(host);
+  const bool literal = ip_literal(host).has_value();
   if (literal) {
     X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str());
   } else {
