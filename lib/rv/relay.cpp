@@ -17,8 +17,7 @@ struct relay_progress {
 
 awaitable<void> copy(byte_stream& from, byte_stream& to, std::uint64_t& count, std::uint64_t* live,
                      error_code& first_error, relay_progress& progress) {
-  // Held only while bytes flow: a quiet source is waited for without it, so
-  // an idle tunnel costs its two streams' state and no buffers.
+  // Held only while bytes flow: a quiet source is waited for without it.
   std::unique_ptr<char[]> buf;
   for (;;) {
     if (!buf) {

@@ -74,8 +74,8 @@ ssl_ctx_ptr new_context(const SSL_METHOD* method) {
   // 1.3 server follows the client's order, so this picks the suite of our
   // own legs and leaves other clients theirs.
   SSL_CTX_set_ciphersuites(raw, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
-  // Relay buffers are per connection; idle ones are the bulk of a parked
-  // server's memory.
+  // The engine's two record buffers (~17 KiB each) go back as soon as they
+  // are empty: idle and parked connections are most of a server's.
   SSL_CTX_set_mode(raw, SSL_MODE_RELEASE_BUFFERS);
   return ctx;
 }

@@ -352,8 +352,10 @@ awaitable<void> tls_stream::shutdown_send(error_code& ec) {
 void tls_stream::release_buffers() {
   in_.release();
   if (!writing_) out_.release();
-  // The engine's record buffers, when it holds nothing in them (it refuses
-  // otherwise): it takes them again for the next record.
+  // SSL_MODE_RELEASE_BUFFERS (lib/rv/tls.cpp) frees the engine's record
+  // buffers as they empty, but not all of them: without this a parked
+  // rvhidden connection held 40 KiB instead of 27.5 (bench --only memory).
+  // The engine refuses while it holds bytes.
   if (SSL_pending(ssl_) == 0) SSL_free_buffers(ssl_);
 }
 

@@ -10,7 +10,8 @@
 // The TLS engine reads and writes ciphertext through a BIO of ours straight
 // from and into two byte queues, which the socket fills and drains with
 // direct non-blocking calls: a record crosses user space with one copy each
-// way besides the engine's own, and a stream that waits holds no buffers.
+// way besides the engine's own, and a stream gives its queues back whenever
+// it waits to read.
 #pragma once
 #include <string>
 #include <vector>
@@ -53,10 +54,10 @@ class tls_stream final : public byte_stream {
   void abort() override;
   awaitable<void> wait_readable() override;
 
-  // Frees the buffers of an idle connection, such as a parked one: ours and
-  // the TLS engine's record buffers (~34 KiB). A stream does this itself
-  // whenever it waits for the network; this is for a caller that stops
-  // reading. Does nothing to a buffer that holds bytes.
+  // Frees the buffers of an idle connection, such as a parked one: our byte
+  // queues and the TLS engine's record buffers. A stream does this whenever
+  // it waits to read; this is for a caller that stops reading. Does nothing
+  // to a buffer that holds bytes.
   void release_buffers();
 
   // Bytes received but not yet returned by read_some.
