@@ -41,6 +41,9 @@ std::string metrics::render(const registry& parking) const {
   single(out, "rv_connections_open", "gauge", "TCP connections open now.", connections_open);
   single(out, "rv_connections_dropped_total", "counter", "Connections closed unread: over --max-connections.",
           connections_dropped);
+  single(out, "rv_connections_dropped_per_source_total", "counter",
+         "Connections closed unread: their address (an IPv6 /64) was over --max-connections-per-source.",
+         connections_dropped_per_source);
   single(out, "rv_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.",
           handshake_failures);
   single(out, "rv_registrations_total", "counter", "Hidden-server connections accepted and parked.", registrations);

@@ -15,6 +15,7 @@ struct metrics {
   std::uint64_t connections = 0;         // accepted TCP connections
   std::uint64_t connections_open = 0;    // open now (parked, tunnels, handshakes)
   std::uint64_t connections_dropped = 0; // closed at once: over --max-connections
+  std::uint64_t connections_dropped_per_source = 0;  // closed at once: over --max-connections-per-source
   std::uint64_t handshake_failures = 0;  // TLS handshakes that failed or timed out
   std::uint64_t registrations = 0;       // hidden-server connections parked
   std::uint64_t pairings = 0;            // tunnels opened

@@ -75,7 +75,7 @@ std::optional<options> parse_options(int argc, char** argv) {
        "open connections in all; past it new ones are closed unread "
        "(default: the descriptor limit less 64)")
       ("max-connections-per-source", po::value<std::size_t>()->value_name("N")->default_value(1000),
-       "open connections from one address (an IPv6 /64); past it: 503")
+       "open connections from one address (an IPv6 /64); past it, new ones are closed unread")
       ("client-rate", po::value<double>()->value_name("PER_SECOND")->default_value(20),
        "parked connections one client address may take per second, sustained; past it: 429 (0: no limit)")
       ("client-burst", po::value<double>()->value_name("N")->default_value(40),
@@ -90,6 +90,9 @@ std::optional<options> parse_options(int argc, char** argv) {
        "first; seed hidden servers need it) or 'never' (RFC 6238 strict)")
       ("pool-credential-lifetime", po::value<double>()->value_name("SECONDS")->default_value(600),
        "lifetime of the pool credentials issued to hidden servers that ask (0: issue none)")
+      ("pool-credential-chain", po::value<double>()->value_name("SECONDS")->default_value(86400),
+       "how long pool credentials keep renewing after the TOTP registration that began them; "
+       "then the hidden server registers with a code again")
       ("idle-timeout", po::value<double>()->value_name("SECONDS")->default_value(0),
        "close a tunnel after this long without a byte either way (0: never)")
       ("half-closed-timeout", po::value<double>()->value_name("SECONDS")->default_value(0),
@@ -151,6 +154,10 @@ std::optional<options> parse_options(int argc, char** argv) {
     throw rv::config_error("--token-reuse must be 'same-source' or 'never', got '" + reuse + "'");
   o.credential_lifetime = std::chrono::duration_cast<std::chrono::seconds>(
       to_ms(vm["pool-credential-lifetime"].as<double>(), "pool-credential-lifetime"));
+  o.credential_chain = std::chrono::duration_cast<std::chrono::seconds>(
+      to_ms(vm["pool-credential-chain"].as<double>(), "pool-credential-chain", 30 * 86400));
+  if (o.credential_chain < o.credential_lifetime)
+    throw rv::config_error("--pool-credential-chain must be at least --pool-credential-lifetime");
   o.idle_timeout = to_ms(vm["idle-timeout"].as<double>(), "idle-timeout", 7 * 86400);
   o.half_closed_timeout = to_ms(vm["half-closed-timeout"].as<double>(), "half-closed-timeout", 7 * 86400);
   if (vm.count("metrics")) {

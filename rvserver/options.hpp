@@ -31,6 +31,7 @@ struct options {
   std::chrono::seconds max_failure_delay{900};
   reuse_policy token_reuse = reuse_policy::same_source;
   std::chrono::seconds credential_lifetime{600};  // 0: issue no pool credentials
+  std::chrono::seconds credential_chain{86400};   // renewals end this long after the code registration
   std::chrono::milliseconds idle_timeout{0};         // 0: tunnels may idle forever
   std::chrono::milliseconds half_closed_timeout{0};  // 0: no limit
   std::optional<rv::endpoint_spec> metrics;  // Prometheus endpoint (plain HTTP)

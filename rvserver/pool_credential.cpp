@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
@@ -13,23 +14,35 @@
 namespace rvserver {
 
 namespace {
-constexpr std::string_view version = "v1.";
-}
+constexpr std::string_view version = "v2.";
 
-pool_credentials::pool_credentials(std::chrono::seconds lifetime) : lifetime_(lifetime) {
+// A decimal Unix time of at most 19 digits, all of `text`.
+std::optional<std::int64_t> unix_time(std::string_view text) {
+  std::int64_t value = 0;
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (err != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
+  return value;
+}
+}  // namespace
+
+pool_credentials::pool_credentials(std::chrono::seconds lifetime, std::chrono::seconds chain)
+    : lifetime_(lifetime), chain_(chain) {
   if (RAND_bytes(key_.data(), static_cast<int>(key_.size())) != 1) throw std::runtime_error("RAND_bytes failed");
 }
 
-std::string pool_credentials::mac(std::string_view uuid, const rv::totp_params& secret, std::int64_t expiry) const {
+std::string pool_credentials::mac(std::string_view uuid, const rv::totp_params& secret, std::int64_t expiry,
+                                  std::int64_t began) const {
   // Every field has a fixed size or a length in front, so no two inputs share
   // an encoding.
-  std::string message = "rendezvous pool credential v1";
+  std::string message = "rendezvous pool credential v2";
   auto append_number = [&](std::uint64_t v) {
     for (int i = 7; i >= 0; --i) message += static_cast<char>((v >> (8 * i)) & 0xff);
   };
   append_number(uuid.size());
   message += uuid;
   append_number(static_cast<std::uint64_t>(expiry));
+  append_number(static_cast<std::uint64_t>(began));
   append_number(secret.step);
   append_number(secret.digits);
   append_number(secret.key.size());
@@ -42,24 +55,40 @@ std::string pool_credentials::mac(std::string_view uuid, const rv::totp_params& 
   return rv::base64_encode(std::span<const std::uint8_t>(out, len));
 }
 
-std::string pool_credentials::issue(std::string_view uuid, const rv::totp_params& secret,
-                                    std::int64_t unix_now) const {
-  const std::int64_t expiry = unix_now + lifetime_.count();
-  return std::string(version) + std::to_string(expiry) + "." + mac(uuid, secret, expiry);
+std::chrono::seconds pool_credentials::max_age(std::int64_t unix_now, std::int64_t began) const {
+  const std::int64_t left = began + chain_.count() - unix_now;
+  return std::chrono::seconds(std::clamp<std::int64_t>(left, 0, lifetime_.count()));
 }
 
-bool pool_credentials::verify(std::string_view uuid, const rv::totp_params& secret, std::string_view credential,
-                              std::int64_t unix_now) const {
-  if (!credential.starts_with(version)) return false;
-  credential.remove_prefix(version.size());
-  auto dot = credential.find('.');
-  if (dot == std::string_view::npos || dot == 0 || dot > 19) return false;
-  std::int64_t expiry = 0;
-  auto [end, err] = std::from_chars(credential.data(), credential.data() + dot, expiry);
-  if (err != std::errc() || end != credential.data() + dot) return false;
+std::string pool_credentials::issue(std::string_view uuid, const rv::totp_params& secret, std::int64_t unix_now,
+                                    std::int64_t began) const {
+  const std::int64_t expiry = unix_now + max_age(unix_now, began).count();
+  return std::string(version) + std::to_string(expiry) + "." + std::to_string(began) + "." +
+         mac(uuid, secret, expiry, began);
+}
+
+std::optional<std::int64_t> pool_credentials::verify(std::string_view uuid, const rv::totp_params& secret,
+                                                     std::string_view credential, std::int64_t unix_now) const {
+  // Malformed input still costs the MAC (over placeholder times), so that the
+  // time taken does not tell a well-formed credential from garbage.
+  std::optional<std::int64_t> expiry, began;
+  std::string_view given;
+  if (credential.starts_with(version)) {
+    auto rest = credential.substr(version.size());
+    auto dot1 = rest.find('.');
+    auto dot2 = dot1 == std::string_view::npos ? dot1 : rest.find('.', dot1 + 1);
+    if (dot2 != std::string_view::npos) {
+      expiry = unix_time(rest.substr(0, dot1));
+      began = unix_time(rest.substr(dot1 + 1, dot2 - dot1 - 1));
+      given = rest.substr(dot2 + 1);
+    }
+  }
+  const bool mac_ok = rv::constant_time_equal(mac(uuid, secret, expiry.value_or(0), began.value_or(0)), given);
+  if (!expiry || !began || !mac_ok) return std::nullopt;
   // Expired, or further ahead than this server ever issues (another key's, or forged).
-  if (expiry < unix_now || expiry > unix_now + lifetime_.count()) return false;
-  return rv::constant_time_equal(mac(uuid, secret, expiry), credential.substr(dot + 1));
+  if (*expiry < unix_now || *expiry > unix_now + lifetime_.count()) return std::nullopt;
+  if (*began > unix_now || *expiry > *began + chain_.count()) return std::nullopt;
+  return began;
 }
 
 }  // namespace rvserver

@@ -4,13 +4,18 @@
 // Later registrations present it instead of a code, so a pool of any size
 // fills with one code and no code is ever used twice.
 //
-// Stateless: "v1.EXPIRY.MAC", EXPIRY in Unix seconds, MAC = HMAC-SHA256 under
-// a key drawn at start. A restart or a rotated secret invalidates every
-// credential; the hidden server then registers with a fresh code.
+// Stateless: "v2.EXPIRY.BEGAN.MAC", both times in Unix seconds, MAC =
+// HMAC-SHA256 under a key drawn at start. BEGAN is when the TOTP registration
+// that began the chain happened: a credential renews itself (each
+// registration with one gets a fresh one), but never past BEGAN + the chain
+// limit, so a leaked credential dies within that time, not at the next
+// restart. A restart or a rotated secret invalidates every credential; the
+// hidden server then registers with a fresh code.
 #pragma once
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,21 +25,27 @@ namespace rvserver {
 
 class pool_credentials {
  public:
-  explicit pool_credentials(std::chrono::seconds lifetime);
+  pool_credentials(std::chrono::seconds lifetime, std::chrono::seconds chain);
 
   std::chrono::seconds lifetime() const { return lifetime_; }
-  // A credential for `uuid`, valid until unix_now + lifetime.
-  std::string issue(std::string_view uuid, const rv::totp_params& secret, std::int64_t unix_now) const;
-  // True when `credential` was issued for this UUID and secret and has not expired.
-  // Compares in constant time.
-  bool verify(std::string_view uuid, const rv::totp_params& secret, std::string_view credential,
-              std::int64_t unix_now) const;
+  // How long a credential issued now for a chain begun at `began` lives: the
+  // lifetime, or less as the chain nears its end (0: issue none).
+  std::chrono::seconds max_age(std::int64_t unix_now, std::int64_t began) const;
+  // A credential for `uuid` in the chain begun at `began`, valid for max_age().
+  std::string issue(std::string_view uuid, const rv::totp_params& secret, std::int64_t unix_now,
+                    std::int64_t began) const;
+  // When `credential` was issued for this UUID and secret and has not
+  // expired: the start of its chain. Costs one MAC whatever the input.
+  std::optional<std::int64_t> verify(std::string_view uuid, const rv::totp_params& secret,
+                                     std::string_view credential, std::int64_t unix_now) const;
 
  private:
-  std::string mac(std::string_view uuid, const rv::totp_params& secret, std::int64_t expiry) const;
+  std::string mac(std::string_view uuid, const rv::totp_params& secret, std::int64_t expiry,
+                  std::int64_t began) const;
 
   std::array<unsigned char, 32> key_{};
   std::chrono::seconds lifetime_;
+  std::chrono::seconds chain_;
 };
 
 }  // namespace rvserver

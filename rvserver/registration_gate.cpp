@@ -19,31 +19,29 @@ const rv::totp_params& decoy_secret() {
 
 gate_result registration_gate::check(const registration_attempt& a, clock_time now, std::int64_t unix_now) {
   const std::string uuid(a.uuid);
-  auto wait = by_source_.retry_after(a.source, now);
-  if (wait.count() == 0 && !trusted(uuid, a.source, now)) wait = by_uuid_.retry_after(uuid, now);
-  if (wait.count() > 0) return {verdict::throttled, wait};
-
+  const auto& secret = a.secret ? *a.secret : decoy_secret();
   if (!a.credential.empty()) {
     // A credential is a 256-bit MAC, not something to guess, and every pool
     // slot of a hidden server may present a stale one after a restart: a
     // refusal is not counted as a failed token.
-    if (a.secret && credentials_.verify(a.uuid, *a.secret, a.credential, unix_now)) {
+    if (auto began = credentials_.verify(a.uuid, secret, a.credential, unix_now); began && a.secret) {
       trust(uuid, a.source, now);
-      return {verdict::accepted};
+      return {verdict::accepted, milliseconds(0), *began};
     }
-    return {verdict::credential_refused};
   }
+  auto wait = by_source_.retry_after(a.source, now);
+  if (wait.count() == 0 && !trusted(uuid, a.source, now)) wait = by_uuid_.retry_after(uuid, now);
+  if (wait.count() > 0) return {verdict::throttled, wait};
+  if (!a.credential.empty()) return {verdict::credential_refused};
 
-  const auto& secret = a.secret ? *a.secret : decoy_secret();
   auto counter = rv::totp_match(secret, a.token, unix_now);
   if (!counter || !a.secret) {
     failed(a, now);
     return {verdict::refused};
   }
   if (!used_.use(uuid, *counter, rv::totp_counter(secret, unix_now), a.source)) return {verdict::replayed};
-  by_uuid_.succeeded(uuid);
   trust(uuid, a.source, now);
-  return {verdict::accepted};
+  return {verdict::accepted, milliseconds(0), unix_now};
 }
 
 void registration_gate::failed(const registration_attempt& a, clock_time now) {

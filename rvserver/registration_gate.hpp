@@ -5,8 +5,13 @@
 // The per-UUID throttle stops a guesser who spreads over many addresses, but
 // it must not lock the real hidden server out: addresses that registered the
 // UUID successfully in the last day are exempt from it (never from their own
-// per-source throttle). Unknown UUIDs are throttled like known ones, so a
-// 429 says nothing about whether a UUID exists.
+// per-source throttle), and a success forgives none of the failures (they
+// were guesses all the same). A valid pool credential passes before any
+// throttle: it proves a code registration already, and a neighbour's
+// failures at the same address must not hold back a pool's refills. Unknown
+// UUIDs are throttled like known ones and checked against a decoy secret at
+// the same cost, so neither a 429 nor the time taken says whether a UUID
+// exists.
 #pragma once
 #include <map>
 #include <string>
@@ -25,6 +30,7 @@ struct gate_settings {
   throttle_policy per_uuid{.free_failures = 20, .first_delay = milliseconds(1000), .max_delay = milliseconds(60000)};
   reuse_policy reuse = reuse_policy::same_source;
   std::chrono::seconds credential_lifetime{600};
+  std::chrono::seconds credential_chain{86400};  // credentials renew for this long after a code
 };
 
 struct registration_attempt {
@@ -45,20 +51,30 @@ enum class verdict {
 
 struct gate_result {
   verdict what;
-  milliseconds retry_after{0};
+  milliseconds retry_after{0};      // throttled
+  std::int64_t chain_began = 0;     // accepted: when its credential chain began (a code: now)
 };
 
 class registration_gate {
  public:
   explicit registration_gate(const gate_settings& s)
-      : by_source_(s.per_source), by_uuid_(s.per_uuid), used_(s.reuse), credentials_(s.credential_lifetime) {}
+      : by_source_(s.per_source),
+        by_uuid_(s.per_uuid),
+        used_(s.reuse),
+        credentials_(s.credential_lifetime, s.credential_chain) {}
 
   gate_result check(const registration_attempt& a, clock_time now, std::int64_t unix_now);
 
-  std::string issue_credential(std::string_view uuid, const rv::totp_params& secret, std::int64_t unix_now) const {
-    return credentials_.issue(uuid, secret, unix_now);
+  // A credential for an accepted registration (`began`: its result's
+  // chain_began), and how long it lives (0: issue none, the chain is over or
+  // credentials are off).
+  std::string issue_credential(std::string_view uuid, const rv::totp_params& secret, std::int64_t unix_now,
+                               std::int64_t began) const {
+    return credentials_.issue(uuid, secret, unix_now, began);
   }
-  std::chrono::seconds credential_lifetime() const { return credentials_.lifetime(); }
+  std::chrono::seconds credential_max_age(std::int64_t unix_now, std::int64_t began) const {
+    return credentials_.max_age(unix_now, began);
+  }
 
   // The UUID's secret was rotated or removed: forget its used codes and trusted addresses.
   void forget(const std::string& uuid);

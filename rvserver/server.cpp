@@ -12,6 +12,7 @@
 #include <ctime>
 #include <iostream>
 #include <unordered_map>
+#include <utility>
 
 #include "metrics.hpp"
 #include "registration_gate.hpp"
@@ -49,6 +50,7 @@ struct server_state {
   metrics stats;
   std::uint64_t next_id = 1;
   steady_clock::time_point last_drop_log{};
+  steady_clock::time_point last_source_drop_log{};
 };
 
 // What one client session knows about itself, for log lines and metrics.
@@ -60,25 +62,26 @@ struct conn_info {
 };
 
 // Counts a connection against the connection caps while its session runs.
+// Made at accept, before any byte is read, and moved into the session.
 class connection_slot {
  public:
-  connection_slot(server_state& st, std::string source) : st_(st), source_(std::move(source)) {
-    ++st_.stats.connections_open;
-    from_source_ = ++st_.open_by_source[source_];
+  connection_slot(server_state& st, std::string source) : st_(&st), source_(std::move(source)) {
+    ++st_->stats.connections_open;
+    ++st_->open_by_source[source_];
   }
   ~connection_slot() {
-    --st_.stats.connections_open;
-    if (--st_.open_by_source[source_] == 0) st_.open_by_source.erase(source_);
+    if (!st_) return;
+    --st_->stats.connections_open;
+    if (--st_->open_by_source[source_] == 0) st_->open_by_source.erase(source_);
   }
-  connection_slot(const connection_slot&) = delete;
-  connection_slot& operator=(const connection_slot&) = delete;
-  // How many connections its address had open when this one came, itself included.
-  std::size_t from_source() const { return from_source_; }
+  connection_slot(connection_slot&& other) noexcept
+      : st_(std::exchange(other.st_, nullptr)), source_(std::move(other.source_)) {}
+  connection_slot& operator=(connection_slot&&) = delete;
+  const std::string& source() const { return source_; }
 
  private:
-  server_state& st_;
+  server_state* st_;
   std::string source_;
-  std::size_t from_source_;
 };
 
 std::string source_of(const tcp::socket& socket) {
@@ -156,10 +159,11 @@ awaitable<void> register_hidden(std::unique_ptr<tls_stream> stream, std::string&
   }
   std::string answer = "HTTP/1.1 200 OK\r\n";
   if (req.wants_notify) answer += std::string(notify_field) + ": 1\r\n";
-  if (req.wants_credential && st.gate.credential_lifetime().count() > 0)
-    answer += std::string(credential_field) + ": " + st.gate.issue_credential(req.uuid, *secret, unix_now) +
-              "\r\n" + std::string(credential_age_field) + ": " +
-              std::to_string(st.gate.credential_lifetime().count()) + "\r\n";
+  const auto max_age = st.gate.credential_max_age(unix_now, verdict.chain_began);
+  if (req.wants_credential && max_age.count() > 0)
+    answer += std::string(credential_field) + ": " +
+              st.gate.issue_credential(req.uuid, *secret, unix_now, verdict.chain_began) + "\r\n" +
+              std::string(credential_age_field) + ": " + std::to_string(max_age.count()) + "\r\n";
   answer += "\r\n";
   error_code ec;
   if (!co_await within(10s, stream->write_all(asio::buffer(answer), ec)) || ec) co_return;
@@ -316,10 +320,8 @@ awaitable<void> serve_http_client(tls_stream& client, std::string& client_buf, c
   co_await refuse(st, client, c, 502, "no live hidden server connection for " + uuid);
 }
 
-awaitable<void> session(tcp::socket socket, server_state& st) {
-  conn_info c{st.next_id++, peer_string(socket), source_of(socket)};
-  connection_slot slot(st, c.source);
-  ++st.stats.connections;
+awaitable<void> session(tcp::socket socket, server_state& st, connection_slot slot) {
+  conn_info c{st.next_id++, peer_string(socket), slot.source()};
   auto stream = std::make_unique<tls_stream>(std::move(socket), st.tls, tls_stream::role::server);
   error_code ec;
   if (!co_await within(st.opts.handshake_timeout, stream->handshake(ec))) {
@@ -334,10 +336,6 @@ awaitable<void> session(tcp::socket socket, server_state& st) {
   }
   log::debug("conn=", c.id, " peer=", c.peer, " TLS established (", stream->protocol_version(), " ",
              stream->cipher_suite(), ")", stream->resumed() ? ", resumed" : "");
-  if (slot.from_source() > st.opts.max_connections_per_source) {
-    co_await refuse(st, *stream, c, 503, "too many connections from this address (--max-connections-per-source)");
-    co_return;
-  }
   std::string buf;
   request_head head;
   auto parsed = co_await within(st.opts.head_timeout, read_head(*stream, buf, head, st.limits, ec));
@@ -396,26 +394,49 @@ awaitable<void> session(tcp::socket socket, server_state& st) {
   }
 }
 
-awaitable<void> guarded_session(tcp::socket socket, server_state& st) {
+awaitable<void> guarded_session(tcp::socket socket, server_state& st, connection_slot slot) {
   try {
-    co_await session(std::move(socket), st);
+    co_await session(std::move(socket), st, std::move(slot));
   } catch (const std::exception& e) {
     log::error("session failed: ", e.what());
   }
 }
 
+// Whether to refuse a new connection before anything is read from it: a TLS
+// handshake to say 503 would spend what is short, and counting an address
+// only after its handshakes would let its idle TCP connections hold every
+// slot. Logs at most once every 10 s per kind.
+bool over_caps(server_state& st, const std::string& source) {
+  const auto now = steady_clock::now();
+  if (st.stats.connections_open >= st.max_connections) {
+    ++st.stats.connections_dropped;
+    if (now - st.last_drop_log > 10s) {
+      st.last_drop_log = now;
+      log::warn(st.stats.connections_open, " connections open (--max-connections): closing new ones unread");
+    }
+    return true;
+  }
+  auto it = st.open_by_source.find(source);
+  if (it != st.open_by_source.end() && it->second >= st.opts.max_connections_per_source) {
+    ++st.stats.connections_dropped_per_source;
+    if (now - st.last_source_drop_log > 10s) {
+      st.last_source_drop_log = now;
+      log::warn(it->second, " connections open from ", source,
+                " (--max-connections-per-source): closing new ones unread");
+    }
+    return true;
+  }
+  return false;
+}
+
 awaitable<void> accept_loop(tcp::acceptor& acceptor, server_state& st) {
   co_await accept_each(acceptor, [&](tcp::socket socket) {
-    if (st.stats.connections_open >= st.max_connections) {
-      // Closed unread: a TLS handshake to say 503 would spend what is short.
-      ++st.stats.connections_dropped;
-      if (steady_clock::now() - st.last_drop_log > 10s) {
-        st.last_drop_log = steady_clock::now();
-        log::warn(st.stats.connections_open, " connections open (--max-connections): closing new ones unread");
-      }
-      return;
-    }
-    asio::co_spawn(acceptor.get_executor(), guarded_session(std::move(socket), st), asio::detached);
+    ++st.stats.connections;
+    auto source = source_of(socket);
+    if (over_caps(st, source)) return;  // the socket closes unread
+    connection_slot slot(st, std::move(source));
+    asio::co_spawn(acceptor.get_executor(), guarded_session(std::move(socket), st, std::move(slot)),
+                   asio::detached);
   });
 }
 
@@ -553,6 +574,7 @@ gate_settings gate_settings_of(const options& opts) {
   g.per_uuid.max_delay = std::min<milliseconds>(g.per_uuid.max_delay, opts.max_failure_delay);
   g.reuse = opts.token_reuse;
   g.credential_lifetime = opts.credential_lifetime;
+  g.credential_chain = opts.credential_chain;
   return g;
 }
 

@@ -5,7 +5,11 @@
 // Both are keyed by a source (source_key: an IPv4 address, or the /64 of an
 // IPv6 one, since a single host usually holds a whole /64) or by a UUID, and
 // both hold at most `max_keys` entries: past that, entries that no longer
-// restrict anything go first, then the least recently touched.
+// restrict anything go first, then the least recently touched of those that
+// do not restrict now. An entry that restricts (a delay, an empty bucket) is
+// never evicted: someone with many addresses must not be able to flush a
+// target's failures. When every entry restricts, keys without an entry share
+// one overflow entry, which restricts them together (fails closed).
 #pragma once
 #include <chrono>
 #include <cstddef>
@@ -23,8 +27,8 @@ using std::chrono::milliseconds;
 std::string source_key(const rv::asio::ip::address& address);
 
 struct throttle_policy {
-  unsigned free_failures = 5;       // failures allowed before any delay
-  milliseconds first_delay{1000};   // the delay after the first failure past them; doubles after each
+  unsigned free_failures = 5;       // failures before the key must wait (after the 5th, the 6th waits)
+  milliseconds first_delay{1000};   // the wait after the last free failure; doubles with each failure after it
   milliseconds max_delay{900000};   // cap on the delay (15 minutes)
   milliseconds forget_after{3600000};  // failures older than this no longer count
   std::size_t max_keys = 65536;
@@ -36,10 +40,9 @@ class failure_throttle {
 
   // How long `key` must still wait before its next token is checked: zero when it may try now.
   milliseconds retry_after(const std::string& key, clock_time now) const;
-  // Counts a failed token; past the free ones, each failure doubles the delay.
+  // Counts a failed token; once the free ones are spent, each failure doubles the delay.
+  // A success forgives nothing: the failures were someone's guesses all the same.
   void failed(const std::string& key, clock_time now);
-  // A correct token: the key's failures are forgiven.
-  void succeeded(const std::string& key) { entries_.erase(key); }
   std::size_t size() const { return entries_.size(); }
 
  private:
@@ -48,10 +51,12 @@ class failure_throttle {
     clock_time last{};
     clock_time blocked_until{};
   };
-  void make_room(clock_time now);
+  entry* find_or_make(const std::string& key, clock_time now);
 
   throttle_policy policy_;
   std::unordered_map<std::string, entry> entries_;
+  entry overflow_;                  // keys that found the table full of delays
+  clock_time full_until_{};         // no room before this: every entry restricts until then
 };
 
 struct rate_policy {
@@ -73,10 +78,13 @@ class rate_limiter {
     double tokens = 0;
     clock_time at{};
   };
-  void make_room(clock_time now);
+  bucket* find_or_make(const std::string& key, clock_time now);
 
   rate_policy policy_;
   std::unordered_map<std::string, bucket> buckets_;
+  bucket overflow_;
+  bool overflow_used_ = false;
+  clock_time full_until_{};
 };
 
 }  // namespace rvserver

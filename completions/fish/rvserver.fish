@@ -25,6 +25,7 @@ complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l max-fa
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l max-failure-delay -x -d 'The longest wait after failed tokens (default 900)'
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l token-reuse -x -a 'same-source never' -d 'Whether a TOTP code may register again: same-source or never (default same-source)'
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l pool-credential-lifetime -x -d 'Lifetime of pool credentials issued to hidden servers (default 600; 0: none)'
+complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l pool-credential-chain -x -d 'How long pool credentials renew after a code registration (default 86400)'
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l idle-timeout -x -d 'Close a tunnel idle this long (default 0: never)'
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l half-closed-timeout -x -d 'Close a tunnel this long after one side finished sending (default 0: never)'
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l metrics -x -a '127.0.0.1:9899' -d 'Serve Prometheus metrics (plain HTTP)'

@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """Connection caps and tunnel deadlines (issue 4), with the real programs:
 
-- --max-connections-per-source 3: a fourth connection from one address gets 503 after its
-  handshake, another address is still served, and once one closes the address may connect again;
+- --max-connections-per-source 3: a fourth connection from one address is closed unread at
+  accept (no TLS handshake is spent on it), another address is still served, and once one
+  closes the address may connect again;
+- bare TCP connections from one address hold no more than its share: with --max-connections 60
+  and --max-connections-per-source 5, sixty idle connections from 127.0.0.1 leave room for a
+  TLS client from 127.0.0.2, which is served;
 - --max-connections 4: past it, new connections are closed unread (counted in
   rv_connections_dropped_total), and after they go a tunnel works;
 - --idle-timeout 1: an idle tunnel is aborted (rvconnect exits non-zero, not 0), one that keeps
   talking outlives it; --half-closed-timeout 1: a client that half-closed while the service never
   answers or closes gets its tunnel aborted after about a second."""
 import socket
+import ssl
 import subprocess
 import time
 
@@ -31,19 +36,47 @@ def status_of(t, server, source=None):
         stream.close()
 
 
+def closed_unread(t, server, source=None):
+    """Whether a TLS client from `source` is closed before its handshake completes."""
+    try:
+        stream = tls(t, server, source)
+    except (ConnectionError, ssl.SSLError, OSError):
+        return True
+    stream.close()
+    return False
+
+
 def per_source(t, uuid, key):
+    metrics_port = h.free_port()
     server = t.rvserver(t.secrets_file([(uuid, key)]), grace=0, log_level="debug",
-                        extra=("--max-connections-per-source", "3"))
+                        extra=("--max-connections-per-source", "3", "--metrics", f"127.0.0.1:{metrics_port}"))
     held = [tls(t, server) for _ in range(3)]  # handshaken, idle: within --head-timeout
-    t.check(status_of(t, server) == 503, "a fourth connection from 127.0.0.1")
+    t.check(closed_unread(t, server), "a fourth connection from 127.0.0.1 must be closed unread")
+    server.wait_stderr(r"from 127\.0\.0\.1 \(--max-connections-per-source\): closing new ones unread", timeout=5)
+    m = h.scrape_metrics(f"127.0.0.1:{metrics_port}")
+    t.check(m.get("rv_connections_dropped_per_source_total", 0) >= 1, f"not counted: {m}")
     t.check(status_of(t, server, source="127.0.0.2") == 404, "another address is not counted")
     held.pop().close()
     deadline = time.monotonic() + 5
     for _ in range(100):  # the server notices the close asynchronously
-        if status_of(t, server) == 404:
+        if not closed_unread(t, server):
             break
         t.check(time.monotonic() < deadline, "127.0.0.1 still refused after one of its connections closed")
         time.sleep(0.05)
+    for s in held:
+        s.close()
+
+
+def bare_connections(t, uuid, key):
+    """Idle TCP connections that never start TLS count against their address at accept."""
+    server = t.rvserver(t.secrets_file([(uuid, key)]), grace=0,
+                        extra=("--max-connections", "60", "--max-connections-per-source", "5"))
+    host, port = seed.split_addr(server.addr)
+    held = [socket.create_connection((host, port), timeout=5) for _ in range(60)]
+    t.on_cleanup(lambda: [s.close() for s in held])
+    server.wait_stderr(r"from 127\.0\.0\.1 \(--max-connections-per-source\): closing new ones unread", timeout=5)
+    t.check(status_of(t, server, source="127.0.0.2") == 404,
+            "a TLS client from another address while one address holds 60 bare connections")
     for s in held:
         s.close()
 
@@ -135,6 +168,7 @@ def deadlines(t, uuid, key, echo):
 def main(t):
     echo = t.service(h.echo_handler, "echo")
     for name, scenario in (("per source", lambda u, k: per_source(t, u, k)),
+                           ("bare connections", lambda u, k: bare_connections(t, u, k)),
                            ("total", lambda u, k: total(t, u, k, echo)),
                            ("deadlines", lambda u, k: deadlines(t, u, k, echo))):
         t.log(f"--- {name}")

@@ -46,15 +46,17 @@ BOOST_AUTO_TEST_CASE(source_keys_group_an_ipv6_64_and_unmap_ipv4) {
   BOOST_TEST(source_key(ip::make_address("2001:db8:1:3::1")) == "2001:db8:1:3::/64");
 }
 
-BOOST_AUTO_TEST_CASE(delays_start_after_the_free_failures_and_double) {
+BOOST_AUTO_TEST_CASE(after_the_free_failures_each_one_more_doubles_the_delay) {
   failure_throttle t({.free_failures = 3, .first_delay = 1000ms, .max_delay = 8000ms});
   for (int i = 0; i < 3; ++i) {
     BOOST_TEST(t.retry_after("k", start).count() == 0);
     t.failed("k", start);
   }
-  BOOST_TEST(t.retry_after("k", start).count() == 0);  // three free failures, no delay yet
-  const milliseconds expected[] = {1000ms, 2000ms, 4000ms, 8000ms, 8000ms};
-  auto now = start;
+  // "After 3 failures it must wait": the 4th attempt is not checked before the delay.
+  BOOST_TEST(t.retry_after("k", start).count() == 1000);
+  auto now = start + 1000ms;
+  BOOST_TEST(t.retry_after("k", now).count() == 0);
+  const milliseconds expected[] = {2000ms, 4000ms, 8000ms, 8000ms};
   for (auto want : expected) BOOST_TEST_CONTEXT("delay " << want.count() << " ms") {
       t.failed("k", now);
       BOOST_TEST(t.retry_after("k", now).count() == want.count());
@@ -64,18 +66,16 @@ BOOST_AUTO_TEST_CASE(delays_start_after_the_free_failures_and_double) {
   BOOST_TEST(t.retry_after("other", now).count() == 0);  // keys are separate
 }
 
-BOOST_AUTO_TEST_CASE(old_failures_are_forgotten_and_success_forgives) {
-  failure_throttle t({.free_failures = 1, .first_delay = 1000ms, .max_delay = 60000ms, .forget_after = 60000ms});
+BOOST_AUTO_TEST_CASE(old_failures_are_forgotten) {
+  failure_throttle t({.free_failures = 2, .first_delay = 1000ms, .max_delay = 60000ms, .forget_after = 60000ms});
   t.failed("k", start);
   t.failed("k", start);
   BOOST_TEST(t.retry_after("k", start).count() == 1000);
-  // An hour later the count starts again: one free failure, no delay.
+  // A minute after the last one the count starts again: two free failures.
   t.failed("k", start + 61s);
   BOOST_TEST(t.retry_after("k", start + 61s).count() == 0);
   t.failed("k", start + 61s);
   BOOST_TEST(t.retry_after("k", start + 61s).count() == 1000);
-  t.succeeded("k");
-  BOOST_TEST(t.retry_after("k", start + 61s).count() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(the_table_stays_bounded_and_keeps_the_recently_blocked) {
@@ -87,6 +87,49 @@ BOOST_AUTO_TEST_CASE(the_table_stays_bounded_and_keeps_the_recently_blocked) {
   // Evicted first: the least recently touched, so the spray's own old entries
   // go before a key blocked after all of them.
   BOOST_TEST(t.retry_after("attacker", start + 9s).count() > 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_key_under_a_delay_is_never_evicted) {
+  // The target's failures are the oldest entry of the table; a spray of one
+  // failure from each of many other keys (none blocked) must not flush them.
+  failure_throttle t({.free_failures = 2, .first_delay = 1000ms, .max_delay = 900000ms, .max_keys = 1000});
+  for (int i = 0; i < 12; ++i) t.failed("target", start);
+  const auto blocked = t.retry_after("target", start);
+  BOOST_TEST_REQUIRE(blocked.count() > 60000);
+  for (int i = 0; i < 5000; ++i) t.failed("spray-" + std::to_string(i), start + 1s);
+  BOOST_TEST(t.size() <= 1000u);
+  BOOST_TEST(t.retry_after("target", start + 1s).count() == (blocked - 1s).count());
+}
+
+BOOST_AUTO_TEST_CASE(a_table_full_of_delays_puts_newcomers_in_one_shared_entry) {
+  failure_throttle t({.free_failures = 1, .first_delay = 1000ms, .max_delay = 900000ms, .max_keys = 100});
+  for (int i = 0; i < 100; ++i)
+    for (int n = 0; n < 5; ++n) t.failed("blocked-" + std::to_string(i), start);
+  BOOST_TEST(t.size() == 100u);
+  // No room and nothing may go: newcomers share one entry, which fails
+  // closed like any key (one free failure, then delays)...
+  BOOST_TEST(t.retry_after("new-1", start).count() == 0);
+  t.failed("new-1", start);
+  BOOST_TEST(t.size() == 100u);
+  BOOST_TEST(t.retry_after("new-2", start).count() == 1000);
+  BOOST_TEST(t.retry_after("blocked-7", start).count() > 1000);  // their own delays are untouched
+  // ...until the delays end and the table has room again: a newcomer's own entry.
+  const auto later = start + 1h;
+  BOOST_TEST(t.retry_after("new-3", later).count() == 0);
+  t.failed("new-3", later);
+  BOOST_TEST(t.size() <= 100u);
+  BOOST_TEST(t.retry_after("new-3", later).count() == 1000);
+  BOOST_TEST(t.retry_after("new-4", later).count() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_drained_bucket_is_never_evicted) {
+  rate_limiter r({.per_second = 1, .burst = 2, .max_keys = 100});
+  BOOST_TEST(r.take("drainer", start).count() == 0);
+  BOOST_TEST(r.take("drainer", start).count() == 0);
+  BOOST_TEST(r.take("drainer", start).count() > 0);
+  for (int i = 0; i < 1000; ++i) r.take("spray-" + std::to_string(i), start);
+  BOOST_TEST(r.size() <= 100u);
+  BOOST_TEST(r.take("drainer", start).count() > 0);
 }
 
 BOOST_AUTO_TEST_CASE(pairing_rate_is_a_token_bucket_per_source) {
@@ -109,13 +152,11 @@ BOOST_AUTO_TEST_CASE(an_attackers_address_is_throttled_the_real_server_gets_thro
   const auto now = t0 + 5;
   // The real hidden server has registered before from its address.
   BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
-  // An attacker guesses from another address: 5 free failures, then 429s.
+  // An attacker guesses from another address: after 5 failures, 429s.
   for (int i = 0; i < 5; ++i)
     BOOST_TEST_REQUIRE(gate.check(attempt(wrong_code(now), "203.0.113.9"), start, now).what == verdict::refused);
-  auto r = gate.check(attempt(wrong_code(now), "203.0.113.9"), start, now);
-  BOOST_TEST(r.what == verdict::refused);  // the 6th is checked and fails...
-  r = gate.check(attempt(code_at(now), "203.0.113.9"), start, now);
-  BOOST_TEST(r.what == verdict::throttled);  // ...and now even a right code is not checked
+  auto r = gate.check(attempt(code_at(now), "203.0.113.9"), start, now);
+  BOOST_TEST(r.what == verdict::throttled);  // the 6th, even a right code, is not checked
   BOOST_TEST(r.retry_after.count() == 1000);
   // The real server, from its own address, is not affected.
   BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
@@ -125,8 +166,8 @@ BOOST_AUTO_TEST_CASE(a_guesser_spread_over_many_addresses_meets_the_uuid_throttl
   registration_gate gate({});
   const auto now = t0 + 5;
   BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
-  // 21 addresses, one wrong guess each: past the UUID's 20 free failures.
-  for (int i = 0; i < 21; ++i) gate.check(attempt(wrong_code(now), "203.0.113." + std::to_string(i)), start, now);
+  // 20 addresses, one wrong guess each: the UUID's 20 free failures.
+  for (int i = 0; i < 20; ++i) gate.check(attempt(wrong_code(now), "203.0.113." + std::to_string(i)), start, now);
   auto r = gate.check(attempt(code_at(now), "203.0.113.200"), start, now);
   BOOST_TEST(r.what == verdict::throttled);
   // The address that registered the UUID before is exempt from the UUID's throttle.
@@ -136,10 +177,73 @@ BOOST_AUTO_TEST_CASE(a_guesser_spread_over_many_addresses_meets_the_uuid_throttl
 BOOST_AUTO_TEST_CASE(unknown_uuids_fail_and_throttle_like_known_ones) {
   registration_gate gate({});
   const auto now = t0 + 5;
-  for (int i = 0; i < 6; ++i)
+  for (int i = 0; i < 5; ++i)
     BOOST_TEST_REQUIRE(gate.check(attempt(code_at(now), "203.0.113.9", nullptr), start, now).what ==
                        verdict::refused);
   BOOST_TEST(gate.check(attempt(code_at(now), "203.0.113.9", nullptr), start, now).what == verdict::throttled);
+}
+
+BOOST_AUTO_TEST_CASE(a_success_does_not_erase_what_the_guessers_did) {
+  registration_gate gate({});
+  auto now = t0 + 5;
+  BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
+  for (int i = 0; i < 20; ++i) gate.check(attempt(wrong_code(now), "203.0.113." + std::to_string(i)), start, now);
+  auto r = gate.check(attempt(wrong_code(now), "203.0.113.100"), start, now);
+  BOOST_TEST_REQUIRE(r.what == verdict::throttled);
+  // The real hidden server registers again (a client took a parked connection)...
+  now += 30;
+  const auto later = start + 30s;
+  BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), later, now).what == verdict::accepted);
+  // ...and the guessers' budget is not back: the next guess after the delay
+  // is checked and fails, and the one after it waits again.
+  const auto after = later + 60s;
+  BOOST_TEST(gate.check(attempt(wrong_code(now), "203.0.113.101"), after, now).what == verdict::refused);
+  BOOST_TEST(gate.check(attempt(wrong_code(now), "203.0.113.102"), after, now).what == verdict::throttled);
+}
+
+BOOST_AUTO_TEST_CASE(a_valid_pool_credential_is_not_held_back_by_its_neighbours_failures) {
+  registration_gate gate({.credential_lifetime = 600s});
+  const auto now = t0 + 5;
+  const auto cred = gate.issue_credential("uuid-a", secret, now, now);
+  // A neighbour behind the same NAT fails codes: the address is throttled...
+  for (int i = 0; i < 8; ++i) gate.check(attempt(wrong_code(now), "203.0.113.9"), start, now);
+  BOOST_TEST_REQUIRE(gate.check(attempt(code_at(now), "203.0.113.9"), start, now).what == verdict::throttled);
+  // ...but the real hidden server's credential refills its pool from it.
+  registration_attempt refill{"uuid-a", &secret, {}, cred, "203.0.113.9"};
+  BOOST_TEST(gate.check(refill, start, now).what == verdict::accepted);
+  // A credential that is not valid gets the throttle's answer, as a code would.
+  registration_attempt forged{"uuid-a", &secret, {}, "v2.1.2.AAAA", "203.0.113.9"};
+  BOOST_TEST(gate.check(forged, start, now).what == verdict::throttled);
+}
+
+BOOST_AUTO_TEST_CASE(a_chain_of_pool_credentials_ends_a_while_after_the_code_that_began_it) {
+  registration_gate gate({.credential_lifetime = 600s, .credential_chain = 86400s});
+  auto now = t0 + 5;
+  auto r = gate.check(attempt(code_at(now), "198.51.100.1"), start, now);
+  BOOST_TEST_REQUIRE(r.what == verdict::accepted);
+  const auto began = r.chain_began;
+  BOOST_TEST(began == now);
+  auto cred = gate.issue_credential("uuid-a", secret, now, began);
+  // The hidden server renews with each credential before it expires, for as
+  // long as it may...
+  int renewals = 0;
+  for (; renewals < 1000; ++renewals) {
+    now += 300;
+    registration_attempt a{"uuid-a", &secret, {}, cred, "198.51.100.1"};
+    auto got = gate.check(a, start, now);
+    if (got.what != verdict::accepted) break;
+    BOOST_TEST_REQUIRE(got.chain_began == began);  // a renewal keeps the chain's start
+    cred = gate.issue_credential("uuid-a", secret, now, got.chain_began);
+    BOOST_TEST_REQUIRE(gate.credential_max_age(now, began).count() <= 600);
+  }
+  // ...which is a day from the code, not forever.
+  BOOST_TEST(now - began > 86400 - 600);
+  BOOST_TEST(now - began <= 86400 + 300);
+  BOOST_TEST(renewals < 1000);
+  // Then a code begins a new chain.
+  r = gate.check(attempt(code_at(now), "198.51.100.1"), start, now);
+  BOOST_TEST(r.what == verdict::accepted);
+  BOOST_TEST(r.chain_began == now);
 }
 
 BOOST_AUTO_TEST_CASE(a_code_registers_again_only_from_its_first_address_by_default) {
@@ -167,7 +271,7 @@ BOOST_AUTO_TEST_CASE(strict_mode_never_accepts_a_code_twice) {
 BOOST_AUTO_TEST_CASE(a_pool_credential_is_bound_to_its_uuid_and_secret_and_expires) {
   registration_gate gate({.credential_lifetime = 600s});
   const auto now = t0 + 5;
-  auto cred = gate.issue_credential("uuid-a", secret, now);
+  auto cred = gate.issue_credential("uuid-a", secret, now, now);
   registration_attempt a{"uuid-a", &secret, {}, cred, "198.51.100.1"};
   BOOST_TEST(gate.check(a, start, now).what == verdict::accepted);
   BOOST_TEST(gate.check(a, start, now + 599).what == verdict::accepted);  // as often as the pool needs
@@ -186,12 +290,15 @@ BOOST_AUTO_TEST_CASE(a_pool_credential_is_bound_to_its_uuid_and_secret_and_expir
 BOOST_AUTO_TEST_CASE(forged_and_malformed_credentials_are_refused) {
   registration_gate gate({.credential_lifetime = 600s});
   const auto now = t0 + 5;
-  const auto cred = gate.issue_credential("uuid-a", secret, now);
+  const auto cred = gate.issue_credential("uuid-a", secret, now, now);
   auto later = cred;  // the expiry moved: the MAC covers it
   later.replace(3, 10, std::to_string(now + 300));
   auto flipped = cred;
   flipped[flipped.size() - 3] = flipped[flipped.size() - 3] == 'A' ? 'B' : 'A';
-  const std::string cases[] = {later, flipped, "v1.", "v1.x.y", "v2" + cred.substr(2), cred.substr(0, cred.size() - 4),
+  auto began_later = cred;  // the chain's start moved: the MAC covers it too
+  began_later.replace(3 + 11, 10, std::to_string(now + 300));
+  const std::string cases[] = {later, began_later, flipped, "v2.", "v2.x.y.z", "v1" + cred.substr(2),
+                               cred.substr(0, cred.size() - 4),
                                std::string(200, 'v')};
   for (const auto& bad : cases) BOOST_TEST_CONTEXT(bad) {
       registration_attempt a{"uuid-a", &secret, {}, bad, "198.51.100.1"};
