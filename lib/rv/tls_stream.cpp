@@ -20,6 +20,11 @@ constexpr std::size_t io_chunk = 64 * 1024;
 // A connection reads one full record at a time until a read fills that, so
 // that the handshakes of a pool of parked connections stay small.
 constexpr std::size_t first_chunk = 16 * 1024 + 512;
+// What may wait in the write queue: the writer's chunk in flight, and room
+// for what reading produces meanwhile (a KeyUpdate's answer, an alert; a few
+// dozen bytes each). A peer that makes us owe more than that while it reads
+// nothing is cut off rather than fed memory.
+constexpr std::size_t max_unsent = 2 * io_chunk;
 
 error_code ssl_error_code() {
   unsigned long e = ERR_peek_last_error();
@@ -256,6 +261,18 @@ awaitable<std::size_t> tls_stream::read_some(asio::mutable_buffer buf, error_cod
   // Every whole record already here, up to the caller's space: the relay
   // then moves four records per write instead of one.
   for (;;) {
+    if (out_.size() > max_unsent) {
+      // What the last read made us owe is still queued behind a blocked writer.
+      const std::string why = "the peer asks for more answers (TLS KeyUpdate requests) than it reads";
+      if (total == 0) {
+        reason_ = why;
+        ec = asio::error::no_buffer_space;
+        co_return 0;
+      }
+      stashed_ = asio::error::no_buffer_space;  // the bytes before it first
+      stashed_reason_ = why;
+      co_return total;
+    }
     ERR_clear_error();
     std::size_t got = 0;
     int r = SSL_read_ex(ssl_, out + total, buf.size() - total, &got);

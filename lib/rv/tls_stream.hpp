@@ -5,7 +5,10 @@
 //
 // One reader and one writer may run at once. Output that either produces
 // (records, alerts, post-handshake messages) is written to the socket by one
-// of them at a time; the other waits for that write to finish.
+// of them at a time; the other waits for that write to finish. While the
+// writer waits for room, what the reader produces is queued, up to a fixed
+// cap: past it read_some fails with no_buffer_space (a peer that requests
+// KeyUpdates and reads nothing cannot grow our memory).
 //
 // The TLS engine reads and writes ciphertext through a BIO of ours straight
 // from and into two byte queues, which the socket fills and drains with

@@ -338,6 +338,70 @@ BOOST_AUTO_TEST_CASE(key_updates_while_the_writer_is_blocked_do_not_stall_the_re
 }
 
 namespace {
+// A peer that asks for a key update with every byte it sends and never reads
+// (a TLS 1.3 KeyUpdate request obliges the other side to answer with one of
+// its own). Stops at the first failed write, or after `max` of them, and
+// then drops the connection.
+awaitable<void> key_update_flood(asio::ssl::stream<tcp::socket>& peer, int max, int& sent) {
+  const char byte = 'k';
+  for (sent = 0; sent < max; ++sent) {
+    if (SSL_key_update(peer.native_handle(), SSL_KEY_UPDATE_REQUESTED) != 1) break;
+    auto [e, n] = co_await asio::async_write(peer, asio::buffer(&byte, 1), nothrow);
+    if (e) break;
+  }
+  error_code ignored;
+  peer.next_layer().close(ignored);
+}
+
+// Reads until the stream fails, then aborts it (which ends a blocked writer).
+awaitable<void> read_until_error(rv::tls_stream& s, error_code& ec) {
+  char buf[4096];
+  while (!ec) co_await s.read_some(asio::buffer(buf), ec);
+  s.abort();
+}
+
+awaitable<void> write_ignoring_errors(rv::tls_stream& s, const std::string& data) {
+  error_code ec;
+  co_await s.write_all(asio::buffer(data), ec);
+}
+}  // namespace
+
+// rvserver's leg of a tunnel whose client sends KeyUpdate requests in a loop
+// and reads nothing: the stream's writer is stuck in a flush (the client's
+// window is full), so the replies the reader owes pile up in the write
+// queue. They must not pile up without bound: past a cap the stream fails
+// (and the relay aborts the tunnel); before the fix 20,000 requests were
+// answered into the queue and the stream lived on.
+BOOST_AUTO_TEST_CASE(a_peer_that_requests_key_updates_and_never_reads_is_cut_off) {
+  constexpr int flood = 20000;
+  run([&]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto [c, s] = tcp_pair(ex);
+    s.set_option(asio::socket_base::send_buffer_size(64 << 10));
+    c.set_option(asio::socket_base::receive_buffer_size(64 << 10));
+    rv::tls_stream server(std::move(s), leaf_server_context(), rv::tls_stream::role::server);
+    asio::ssl::context client_ctx(asio::ssl::context::tls_client);
+    client_ctx.load_verify_file(pki::get().ca_cert);
+    asio::ssl::stream<tcp::socket> peer(std::move(c), client_ctx);
+
+    error_code sec;
+    co_await (server.handshake(sec) && peer.async_handshake(asio::ssl::stream_base::client, use_awaitable));
+    BOOST_TEST_REQUIRE(!sec, server.failure_reason());
+    BOOST_TEST_REQUIRE(server.protocol_version() == "TLSv1.3");
+
+    const std::string never_read = pattern(8 << 20, 7);
+    error_code read_ec;
+    int sent = 0;
+    co_await (write_ignoring_errors(server, never_read) && read_until_error(server, read_ec) &&
+              key_update_flood(peer, flood, sent));
+    BOOST_TEST_MESSAGE("key update requests sent before the cut: " << sent);
+    BOOST_TEST(read_ec == asio::error::no_buffer_space, read_ec.message());
+    BOOST_TEST(server.failure_reason().find("KeyUpdate") != std::string::npos, server.failure_reason());
+    BOOST_TEST(sent < flood);
+  }, 60s);
+}
+
+namespace {
 // One connection between these two contexts: the handshake's outcome, and
 // whether it resumed. The server writes a byte that the client reads, which
 // is when a client takes in the ticket that follows a TLS 1.3 handshake.
