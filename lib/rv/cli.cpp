@@ -140,6 +140,9 @@ server_access read_server_access(const po::variables_map& vm, std::string_view p
   }
   a.server_name = a.server.host;
   if (vm.count("server-name") && (!server || keep_server_name)) a.server_name = vm["server-name"].as<std::string>();
+  // An empty name would leave the certificate's name unchecked.
+  if (a.server_name.empty())
+    throw config_error("--server-name must not be empty: it is the name the server's certificate must carry");
   if (vm.count("ca-file")) a.trust.ca_file = vm["ca-file"].as<std::string>();
   if (vm.count("pin")) a.trust.pins = parse_pins(vm["pin"].as<std::string>());
   a.connect_timeout = std::chrono::seconds(std::max(1u, vm["connect-timeout"].as<unsigned>()));

@@ -10,6 +10,7 @@
 
 #include <boost/asio/ssl/error.hpp>
 
+#include "rv/error.hpp"
 #include "rv/io.hpp"
 
 namespace rv {
@@ -113,14 +114,25 @@ tls_stream::tls_stream(tcp::socket socket, ssl_ctx_ptr ctx, role r)
 tls_stream::~tls_stream() { SSL_free(ssl_); }
 
 void tls_stream::set_server_name(const std::string& host) {
+  // A name OpenSSL does not take leaves it nothing to check the certificate
+  // against, and then any certificate from a trusted CA passes: every
+  // refusal here is a failure, never a skipped check.
+  if (host.empty() || host.find('\0') != std::string::npos)
+    throw config_error("an empty server name: the server's certificate could not be checked (see --server-name)");
   host_ = host;
   const bool literal = ip_literal(host).has_value();
+  bool ok = false;
+  ERR_clear_error();
   if (literal) {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str());
+    // A certificate names an address without its zone ("fe80::1%eth0"), and
+    // OpenSSL's parser refuses one.
+    const std::string address = host.substr(0, host.find('%'));
+    ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), address.c_str()) == 1;
   } else {
-    SSL_set_tlsext_host_name(ssl_, host.c_str());
-    SSL_set1_host(ssl_, host.c_str());
+    ok = SSL_set_tlsext_host_name(ssl_, host.c_str()) == 1 && SSL_set1_host(ssl_, host.c_str()) == 1;
   }
+  if (!ok)
+    throw config_error("cannot check the server's certificate against the name '" + host + "': " + openssl_errors());
   // Resume the context's last session if it was made for this same name:
   // its certificate passed these same checks then (and the pins are checked
   // again after the handshake, against that certificate).

@@ -37,8 +37,10 @@ class tls_stream final : public byte_stream {
   tls_stream& operator=(const tls_stream&) = delete;
 
   // Client only, before handshake: the name to send as SNI and to verify the
-  // certificate against (an IP address is matched against IP SANs), and the
-  // pins the server key must match (empty: no pin check).
+  // certificate against (an IP address is matched against IP SANs, without
+  // any zone id), and the pins the server key must match (empty: no pin
+  // check). Throws rv::config_error for a name that cannot be checked (empty,
+  // or one OpenSSL refuses): the check is never skipped.
   void set_server_name(const std::string& host);
   void set_pins(std::vector<spki_pin> pins) { pins_ = std::move(pins); }
 

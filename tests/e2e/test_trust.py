@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Scenario 11: trust in the rendezvous server's certificate. --pin with a self-signed certificate
 works; a wrong pin, a CA that did not sign it, no --ca-file (system store only) and a --server-name
-the certificate does not name all fail with exit 1 and a message that says which check failed: the
-chain, the name (naming the one asked for) or the pin (giving the server's actual pin)."""
+the certificate does not name (an IPv6 literal with a zone id too) all fail with exit 1 and a message
+that says which check failed: the chain, the name (naming the one asked for) or the pin (giving the
+server's actual pin); an empty --server-name is refused at once (exit 2)."""
 import os
 import re
 
@@ -44,6 +45,12 @@ def main(t):
     r = t.rvconnect(server.addr, uuid, input=b"x", server_name="wrong.example")
     expect_trust_failure(t, r, "--server-name wrong.example", "name")
     t.check("wrong.example" in r.err_text, f"the name mismatch does not say which name was asked: {r.err_text!r}")
+    # Names that would leave nothing to check the certificate against (before the fix both tunneled).
+    r = t.rvconnect(server.addr, uuid, input=b"x", extra=("--server-name", ""))
+    t.expect_rc(r, 2, "--server-name ''")
+    t.check("--server-name must not be empty" in r.err_text, f"message: {r.err_text!r}")
+    r = t.rvconnect(server.addr, uuid, input=b"x", server_name="fe80::1%lo")
+    expect_trust_failure(t, r, "--server-name fe80::1%lo (a zone id)", "name")
 
     # A server with a self-signed certificate, trusted by its pin.
     cert, key_file = t.pki.self_signed()

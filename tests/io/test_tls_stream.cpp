@@ -158,6 +158,37 @@ BOOST_AUTO_TEST_CASE(handshake_trusts_what_the_client_was_told_to_trust) {
   }
 }
 
+// A name the certificate cannot be checked against must fail the
+// connection, never switch the check off: before the fix an empty name, or
+// an IPv6 literal with a zone id (which OpenSSL's IP parser refuses), left
+// no name to check and a certificate for another name passed.
+BOOST_AUTO_TEST_CASE(a_name_that_cannot_be_checked_fails_closed) {
+  run([&]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    {
+      tls_pair p(ex, ca_client_context(), leaf_server_context());
+      BOOST_CHECK_THROW(p.client->set_server_name(""), std::exception);
+    }
+    // The test certificate names 127.0.0.1 and localhost, not ::1 or 127.0.0.1%lo.
+    for (const std::string name : {"::1%lo", "fe80::1%1", "127.0.0.1%lo", "::1"}) {
+      BOOST_TEST_CONTEXT(name) {
+        tls_pair p(ex, ca_client_context(), leaf_server_context());
+        bool refused_at_once = false;
+        try {
+          p.client->set_server_name(name);
+        } catch (const std::exception&) {
+          refused_at_once = true;
+        }
+        if (refused_at_once) continue;
+        error_code cec, sec;
+        co_await p.handshake(cec, sec);
+        BOOST_TEST(cec.failed(), "a certificate for 127.0.0.1 passed for " << name);
+        BOOST_TEST(p.client->failure_reason().find("not for") != std::string::npos, p.client->failure_reason());
+      }
+    }
+  });
+}
+
 BOOST_AUTO_TEST_CASE(a_peer_closing_during_the_handshake_is_reported) {
   run([&]() -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
