@@ -79,45 +79,6 @@ const char* parse_field(std::string_view line, std::vector<header_field>& fields
   return nullptr;
 }
 
-template <class Head>
-parse_result parse_head(std::string_view data, Head& out, const head_limits& limits) {
-  Head head;
-  // Never look past max_head: a head that has not ended by then is too large
-  // whatever follows.
-  const std::size_t window = std::min(data.size(), limits.max_head);
-  std::size_t line_start = 0;
-  bool have_start_line = false;
-  for (std::size_t i = 0; i < window; ++i) {
-    const unsigned char c = static_cast<unsigned char>(data[i]);
-    if (c == '\r') {
-      if (i + 1 >= window) break;
-      if (data[i + 1] != '\n') return {parse_status::bad, 0, "bare CR"};
-      std::string_view line = data.substr(line_start, i - line_start);
-      line_start = i + 2;
-      const char* error = nullptr;
-      if (!have_start_line) {
-        error = line.empty() ? "empty start line" : parse_start_line(line, head);
-        have_start_line = true;
-      } else if (line.empty()) {
-        out = std::move(head);
-        return {parse_status::good, line_start, {}};
-      } else if (head.fields.size() >= limits.max_fields) {
-        return {parse_status::too_large, 0, "too many header fields"};
-      } else {
-        error = parse_field(line, head.fields);
-      }
-      if (error) return {parse_status::bad, 0, error};
-      ++i;
-      continue;
-    }
-    if (c == '\n') return {parse_status::bad, 0, "bare LF"};
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return {parse_status::bad, 0, "control character"};
-    if (i - line_start >= limits.max_line) return {parse_status::too_large, 0, "line too long"};
-  }
-  if (data.size() >= limits.max_head) return {parse_status::too_large, 0, "head too large"};
-  return {parse_status::need_more, 0, {}};
-}
-
 void append_fields(std::string& out, const std::vector<header_field>& fields) {
   for (const auto& f : fields) {
     out += f.name;
@@ -141,12 +102,67 @@ std::size_t count_fields(const std::vector<header_field>& fields, std::string_vi
       std::count_if(fields.begin(), fields.end(), [&](const header_field& f) { return iequals(f.name, name); }));
 }
 
+template <class Head>
+parse_result head_parser<Head>::finish(parse_status status, std::size_t consumed, const char* error) {
+  result_ = {status, consumed, error ? error : ""};
+  return result_;
+}
+
+template <class Head>
+parse_result head_parser<Head>::parse(std::string_view data) {
+  if (result_.status != parse_status::need_more) return result_;
+  // Never look past max_head: a head that has not ended by then is too large
+  // whatever follows.
+  const std::size_t window = std::min(data.size(), limits_.max_head);
+  std::size_t i = scanned_;
+  for (; i < window; ++i) {
+    const unsigned char c = static_cast<unsigned char>(data[i]);
+    if (c == '\r') {
+      // Whether this CR is bare depends on a byte not here yet: the next
+      // call looks at it again.
+      if (i + 1 >= window) break;
+      if (data[i + 1] != '\n') return finish(parse_status::bad, 0, "bare CR");
+      std::string_view line = data.substr(line_start_, i - line_start_);
+      line_start_ = i + 2;
+      const char* error = nullptr;
+      if (!have_start_line_) {
+        error = line.empty() ? "empty start line" : parse_start_line(line, head_);
+        have_start_line_ = true;
+      } else if (line.empty()) {
+        return finish(parse_status::good, line_start_, nullptr);
+      } else if (head_.fields.size() >= limits_.max_fields) {
+        return finish(parse_status::too_large, 0, "too many header fields");
+      } else {
+        error = parse_field(line, head_.fields);
+      }
+      if (error) return finish(parse_status::bad, 0, error);
+      ++i;
+      continue;
+    }
+    if (c == '\n') return finish(parse_status::bad, 0, "bare LF");
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return finish(parse_status::bad, 0, "control character");
+    if (i - line_start_ >= limits_.max_line) return finish(parse_status::too_large, 0, "line too long");
+  }
+  scanned_ = i;
+  if (data.size() >= limits_.max_head) return finish(parse_status::too_large, 0, "head too large");
+  return result_;
+}
+
+template class head_parser<request_head>;
+template class head_parser<response_head>;
+
 parse_result parse_request(std::string_view data, request_head& out, const head_limits& limits) {
-  return parse_head(data, out, limits);
+  request_parser parser(limits);
+  parse_result r = parser.parse(data);
+  if (r.status == parse_status::good) out = std::move(parser.head());
+  return r;
 }
 
 parse_result parse_response(std::string_view data, response_head& out, const head_limits& limits) {
-  return parse_head(data, out, limits);
+  response_parser parser(limits);
+  parse_result r = parser.parse(data);
+  if (r.status == parse_status::good) out = std::move(parser.head());
+  return r;
 }
 
 std::string format_request(const request_head& head) {
