@@ -15,22 +15,33 @@ awaitable<bool> within(steady_clock::duration limit, awaitable<void> op) {
 }
 
 namespace {
-template <class Head, class Parse>
+template <class Head>
 awaitable<parse_result> read_any_head(byte_stream& s, std::string& buf, Head& head,
-                                      const head_limits& limits, error_code& ec, Parse parse) {
+                                      const head_limits& limits, error_code& ec) {
+  // One parser for the whole head: buf only grows until the head is complete,
+  // so each byte is scanned once however small the reads.
+  head_parser<Head> parser(limits);
   char chunk[4096];
   for (;;) {
     if (!buf.empty()) {
-      head = Head{};
-      parse_result r = parse(buf, head, limits);
+      parse_result r = parser.parse(buf);
       if (r.status == parse_status::good) {
+        head = std::move(parser.head());
         buf.erase(0, r.consumed);
         co_return r;
       }
-      if (r.status != parse_status::need_more) co_return r;
+      if (r.status != parse_status::need_more) {
+        head = Head{};
+        co_return r;
+      }
     }
     std::size_t n = co_await s.read_some(asio::buffer(chunk), ec);
-    if (ec) co_return parse_result{parse_status::need_more, 0, ec.message()};
+    if (ec) {
+      // An empty head on every failure once anything was parsed, as when
+      // each read parsed into it afresh.
+      if (!buf.empty()) head = Head{};
+      co_return parse_result{parse_status::need_more, 0, ec.message()};
+    }
     buf.append(chunk, n);
   }
 }
@@ -38,14 +49,12 @@ awaitable<parse_result> read_any_head(byte_stream& s, std::string& buf, Head& he
 
 awaitable<parse_result> read_head(byte_stream& s, std::string& buf, request_head& head,
                                   const head_limits& limits, error_code& ec) {
-  return read_any_head(s, buf, head, limits, ec,
-                       [](std::string_view d, request_head& h, const head_limits& l) { return parse_request(d, h, l); });
+  return read_any_head(s, buf, head, limits, ec);
 }
 
 awaitable<parse_result> read_head(byte_stream& s, std::string& buf, response_head& head,
                                   const head_limits& limits, error_code& ec) {
-  return read_any_head(s, buf, head, limits, ec,
-                       [](std::string_view d, response_head& h, const head_limits& l) { return parse_response(d, h, l); });
+  return read_any_head(s, buf, head, limits, ec);
 }
 
 awaitable<std::string> read_small_body(byte_stream& s, std::string& buf, const response_head& head,
