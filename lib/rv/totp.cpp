@@ -9,6 +9,9 @@
 #include <stdexcept>
 
 namespace rv {
+namespace {
+thread_local std::uint64_t hmacs_computed = 0;
+}  // namespace
 
 std::string hotp(std::span<const std::uint8_t> key, std::uint64_t counter, unsigned digits) {
   // 10^9 still fits the 31-bit truncated value's modulus; more digits would
@@ -24,6 +27,7 @@ std::string hotp(std::span<const std::uint8_t> key, std::uint64_t counter, unsig
             message.data(), message.size(), mac.data(), &mac_len) ||
       mac_len != 20)
     throw std::runtime_error("HMAC-SHA1 failed");
+  ++hmacs_computed;
   // RFC 4226 §5.3 dynamic truncation.
   unsigned offset = mac[19] & 0x0f;
   std::uint32_t code = (std::uint32_t(mac[offset] & 0x7f) << 24) | (std::uint32_t(mac[offset + 1]) << 16) |
@@ -63,5 +67,7 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return a.empty() || CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
+
+std::uint64_t detail::hmac_count() { return hmacs_computed; }
 
 }  // namespace rv

@@ -36,4 +36,11 @@ std::optional<std::uint64_t> totp_match(const totp_params& params, std::string_v
 // Constant time in the contents (the length is not secret).
 bool constant_time_equal(std::string_view a, std::string_view b);
 
+namespace detail {
+// How many HMACs hotp() has computed on this thread. For the tests only: a
+// time cannot be measured reliably enough to show that totp_match does the
+// same work for every token, but the HMACs it computes can be counted.
+std::uint64_t hmac_count();
+}  // namespace detail
+
 } // namespace rv
