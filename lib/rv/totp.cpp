@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -52,14 +53,28 @@ std::string totp(const totp_params& params, std::int64_t unix_time) {
 std::optional<std::uint64_t> totp_match(const totp_params& params, std::string_view token, std::int64_t unix_time) {
   // Bad parameters are a configuration fault, but a network check must not throw.
   if (params.step == 0 || params.digits < 1 || params.digits > 9) return std::nullopt;
-  if (token.size() != params.digits) return std::nullopt;
+  // A token of the wrong length must cost what a right one does, or the time
+  // of a refusal tells which UUIDs have 6-digit secrets, and which have none
+  // (the gate checks those against a 6-digit decoy). So the token and each
+  // code are compared as buffers of the longest code's width, zero-padded,
+  // and the length decides the outcome only after all three compares. Only
+  // the copy depends on the token's length, which its sender knows anyway.
+  constexpr std::size_t width = 9;
+  std::array<char, width> given{};
+  std::copy_n(token.data(), std::min(token.size(), width), given.data());
+  const bool right_length = token.size() == params.digits;
   std::uint64_t now = totp_counter(params, unix_time);
   // At counter 0 there is no earlier step: check the current one twice so the
   // work stays the same.
   std::uint64_t earlier = now == 0 ? 0 : now - 1;
   std::optional<std::uint64_t> matched;
-  for (std::uint64_t c : {earlier, now, now + 1})
-    if (constant_time_equal(hotp(params.key, c, params.digits), token)) matched = c;
+  for (std::uint64_t c : {earlier, now, now + 1}) {
+    const std::string code = hotp(params.key, c, params.digits);
+    std::array<char, width> expected{};
+    std::copy(code.begin(), code.end(), expected.begin());
+    const bool equal = CRYPTO_memcmp(expected.data(), given.data(), width) == 0;
+    if (equal & right_length) matched = c;
+  }
   return matched;  // a non-digit token can match no candidate
 }
 

@@ -29,8 +29,11 @@ std::string totp(const totp_params& params, std::int64_t unix_time);
 
 // Accepts the step of unix_time and one either side (RFC 6238 §5.2 skew) and
 // says which counter matched (replay protection needs it); nullopt when none
-// did. Every candidate is compared in constant time and all three are always
-// computed, so the time taken does not depend on which one (if any) matched.
+// did. It does the same work whatever the token's length and content: all
+// three candidates are always computed (three HMACs) and each is compared in
+// constant time over a fixed width, a token of the wrong length included. So
+// the time taken does not depend on which candidate (if any) matched, nor on
+// whether the token's length is params.digits.
 std::optional<std::uint64_t> totp_match(const totp_params& params, std::string_view token, std::int64_t unix_time);
 
 // Constant time in the contents (the length is not secret).

@@ -95,6 +95,40 @@ BOOST_AUTO_TEST_CASE(verify_rejects_malformed_tokens) {
     }
 }
 
+// A token of the wrong length or with non-digits costs the three HMACs of a
+// right one, so that the time of a refusal tells neither the secret's digits
+// nor (against the gate's 6-digit decoy) whether the UUID has a secret. Time
+// is too noisy to test; the HMACs computed can be counted.
+BOOST_AUTO_TEST_CASE(verify_does_the_same_work_whatever_the_token) {
+  for (unsigned digits : {6u, 8u}) {
+    for (std::int64_t now : {std::int64_t{0}, std::int64_t{1111111111}}) {
+      const std::string good = rv::totp(params(digits), now);
+      struct token_case {
+        std::string name, token;
+      };
+      const token_case cases[] = {
+          {"the right token", good},
+          {"empty", ""},
+          {"5 digits", "12345"},
+          {"6 digits", "123456"},
+          {"7 digits", "1234567"},
+          {"8 digits", "12345678"},
+          {"100 digits", std::string(100, '7')},
+          {"non-digits of the right length", std::string(digits, 'x')},
+          {"the right token and a NUL", good + '\0'},
+          {"non-digits", "a\x01\xff"},
+      };
+      for (const auto& c : cases) BOOST_TEST_CONTEXT(digits << "-digit secret at T=" << now << ", " << c.name) {
+          const std::uint64_t before = rv::detail::hmac_count();
+          const auto got = rv::totp_match(params(digits), c.token, now);
+          const std::uint64_t hmacs = rv::detail::hmac_count() - before;
+          BOOST_TEST(hmacs == 3u);
+          BOOST_TEST(got.has_value() == (c.token == good));
+        }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(verify_at_the_epoch_has_no_earlier_step) {
   BOOST_TEST(matched(6, rv::hotp(rfc_key, 0, 6), 0) == 0u);
   BOOST_TEST(matched(6, rv::hotp(rfc_key, 1, 6), 0) == 1u);
