@@ -292,7 +292,7 @@ void edit_secrets_file(const fs::path& file, bool must_exist,
   if (exists || must_exist) {
     // The mode check (with the chmod that fixes it), then the syntax; what we
     // edit is what was checked: writers hold the lock.
-    current = rv::read_secrets_file(target);
+    current = rv::read_secrets_file(target, rv::secrets_owner::any);  // root may edit the service user's file
     rv::parse_secrets(current, name);
   }
   std::string updated = edit(current);
@@ -491,8 +491,9 @@ int secrets_list(int argc, char** argv) {
   po::variables_map vm;
   if (!parse(argc, argv, desc, {}, {}, text, vm)) return rv::exit_code::ok;
   const fs::path file = required_string(vm, "secrets", command);
-  // No lock: rename-based writers never leave a partial file behind.
-  const auto content = rv::read_secrets_file(file);
+  // No lock: rename-based writers never leave a partial file behind. Any owner, as for the
+  // edits: root may list the service user's file.
+  const auto content = rv::read_secrets_file(file, rv::secrets_owner::any);
   const auto table = rv::parse_secrets(content, file.string());
   for (const auto& uuid : uuids_in_order(content)) {
     const auto& entry = table.find(uuid)->second;  // parse_secrets accepted every line

@@ -2,6 +2,7 @@
 #include "rv/secrets.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "rv/base32.hpp"
@@ -70,22 +72,40 @@ secrets_table parse_secrets(std::string_view text, std::string_view origin) {
   return table;
 }
 
-std::string read_secrets_file(const std::filesystem::path& path) {
-  const std::string name = path.string();
+namespace {
+
+// The name of user `uid`, if it has one.
+std::optional<std::string> name_of(uid_t uid) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (::getpwuid_r(uid, &pw, buffer.data(), buffer.size(), &found) == 0 && found) return std::string(found->pw_name);
+  return std::nullopt;
+}
+
+// "name (uid N)", or "uid N" for a uid without a name.
+std::string describe_user(uid_t uid) {
+  auto name = name_of(uid);
+  return name ? *name + " (uid " + std::to_string(uid) + ")" : "uid " + std::to_string(uid);
+}
+
+}  // namespace
+
+std::string read_secrets_fd(int fd, std::string_view name_view, struct stat& st, secrets_owner owners) {
+  const std::string name(name_view);
   auto io_error = [&](const char* what) {
     return config_error("cannot " + std::string(what) + " secrets file " + name + ": " + std::strerror(errno));
   };
-  // Check the mode of the file we actually read (fstat on the open descriptor),
-  // not of whatever the name pointed to a moment earlier.
-  int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw io_error("open");
-  struct closer {
-    int fd_;
-    ~closer() { ::close(fd_); }
-  } close_fd{fd};
-  struct stat st {};
+  // Every check is on the descriptor we read, not on whatever the name pointed to a
+  // moment earlier.
   if (::fstat(fd, &st) != 0) throw io_error("stat");
   if (!S_ISREG(st.st_mode)) throw config_error("secrets file " + name + " is not a regular file");
+  const uid_t self = ::geteuid();
+  if (owners == secrets_owner::effective_user_or_root && st.st_uid != self && st.st_uid != 0) {
+    throw config_error("secrets file " + name + " is owned by " + describe_user(st.st_uid) + ", not by " +
+                       describe_user(self) + " (who runs this) or root, and its owner could change it; run: chown " +
+                       name_of(self).value_or(std::to_string(self)) + " " + name);
+  }
   if ((st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
@@ -102,6 +122,20 @@ std::string read_secrets_file(const std::filesystem::path& path) {
     text.append(buffer, static_cast<std::size_t>(n));
   }
   return text;
+}
+
+std::string read_secrets_file(const std::filesystem::path& path, secrets_owner owners) {
+  const std::string name = path.string();
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer (forever, on
+  // rvserver's SIGHUP). It changes nothing for the regular file we then insist on.
+  int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) throw config_error("cannot open secrets file " + name + ": " + std::strerror(errno));
+  struct closer {
+    int fd_;
+    ~closer() { ::close(fd_); }
+  } close_fd{fd};
+  struct stat st {};
+  return read_secrets_fd(fd, name, st, owners);
 }
 
 secrets_table load_secrets_file(const std::filesystem::path& path) {

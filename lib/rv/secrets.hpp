@@ -3,6 +3,8 @@
 // one per line, '#' starts a comment, blank lines allowed, fields separated by
 // spaces or tabs.
 #pragma once
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <map>
 #include <string>
@@ -25,10 +27,31 @@ using secrets_table = std::map<std::string, secret_entry, std::less<>>;
 // or a duplicate UUID.
 secrets_table parse_secrets(std::string_view text, std::string_view origin = "secrets");
 
-// Reads a secrets file's text, unparsed. Throws rv::config_error when it
-// cannot be read, is not a regular file, or group or others have any
-// permission on it (with the chmod that fixes it).
-std::string read_secrets_file(const std::filesystem::path& path);
+// Who may own a secrets file.
+enum class secrets_owner {
+  // The effective user or root, as OpenSSH's StrictModes asks of its files: any
+  // other owner could rewrite the secrets (or client keys) we trust.
+  effective_user_or_root,
+  // Whoever owns it: for the `rvserver secrets` subcommands, which root may run on
+  // the service user's file (they keep its owner). The kernel still lets only the
+  // owner or root open a file of mode 0600.
+  any,
+};
+
+// Reads a secrets file's text, unparsed. The path is followed (a symbolic link to
+// the file is fine) and opened without blocking: a FIFO or device there is refused
+// after fstat(2), never waited on. Throws rv::config_error when the file cannot be
+// read, is not a regular file, has an owner `owners` refuses (the message names the
+// owner and the chown that fixes it), or group or others have any permission on it
+// (with the chmod that fixes it).
+std::string read_secrets_file(const std::filesystem::path& path,
+                              secrets_owner owners = secrets_owner::effective_user_or_root);
+
+// The checks and the read of read_secrets_file on a descriptor the caller opened
+// (with O_NONBLOCK, so that opening a FIFO did not block): fstat(2) of `fd` into
+// `st`, the type, owner and mode checks on it, then its whole content. `name` is
+// the file's name in messages. Throws as read_secrets_file does.
+std::string read_secrets_fd(int fd, std::string_view name, struct stat& st, secrets_owner owners);
 
 // read_secrets_file, then parse_secrets.
 secrets_table load_secrets_file(const std::filesystem::path& path);

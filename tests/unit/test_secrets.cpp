@@ -1,9 +1,15 @@
-// The secrets file: its grammar, every rejection (never echoing a secret), and the permission check.
+// The secrets file: its grammar, every rejection (never echoing a secret), and the permission,
+// owner and file-type checks.
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <future>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -141,6 +147,45 @@ BOOST_AUTO_TEST_CASE(file_private_to_its_owner_is_loaded) {
       BOOST_TEST_REQUIRE(table.size() == 1u);
       BOOST_TEST(table.at("abc").params.step == 60u);
     }
+}
+
+BOOST_AUTO_TEST_CASE(fifo_is_refused_without_waiting_for_a_writer) {
+  temp_dir dir;
+  const auto fifo = dir.path_ / "fifo.secrets";
+  BOOST_TEST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto loading = std::async(std::launch::async, [&] { return config_error_of([&] { rv::load_secrets_file(fifo); }); });
+  if (loading.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    // A blocking open waits for a writer: be one, so that the call returns and the test ends.
+    int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (writer >= 0) ::close(writer);
+    BOOST_ERROR("reading a FIFO as a secrets file blocked (waiting for a writer)");
+  }
+  auto message = loading.get();
+  BOOST_TEST_REQUIRE(message.has_value());
+  BOOST_TEST(message->find("not a regular file") != std::string::npos, *message);
+}
+
+BOOST_AUTO_TEST_CASE(file_of_another_user_is_refused) {
+  // Only root can give a file away; CI runs as root.
+  const struct passwd* nobody = ::getpwnam("nobody");
+  if (::geteuid() != 0 || !nobody) {
+    BOOST_TEST_MESSAGE("skipped: needs root and a user 'nobody'");
+    return;
+  }
+  temp_dir dir;
+  fs::path file = dir.write("theirs.secrets", "abc " + rfc_secret + "\n", 0600);
+  BOOST_TEST_REQUIRE(::chown(file.c_str(), nobody->pw_uid, nobody->pw_gid) == 0);
+  for (auto load : {std::function<void()>([&] { rv::load_secrets_file(file); }),
+                    std::function<void()>([&] { rv::load_client_keys_file(file); })}) {
+    auto message = config_error_of(load);
+    BOOST_TEST_REQUIRE(message.has_value());
+    BOOST_TEST(message->find("owned by nobody") != std::string::npos, *message);
+    BOOST_TEST(message->find("chown root " + file.string()) != std::string::npos, *message);
+    BOOST_TEST(message->find(rfc_secret) == std::string::npos, *message);
+  }
+  // Root's own file, and (for root) any file of root, is accepted.
+  BOOST_TEST_REQUIRE(::chown(file.c_str(), 0, 0) == 0);
+  BOOST_TEST(rv::load_secrets_file(file).size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(errors_in_a_file_name_the_file) {
