@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <iostream>
 #include <memory>
 #include <stdexcept>
+#include <utility>
 
 #include <boost/program_options.hpp>
 #include <openssl/bio.h>
@@ -175,12 +178,23 @@ namespace {
 
 std::string errno_text() { return std::strerror(errno); }
 
+void random_bytes(std::span<std::uint8_t> out) {
+  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1)
+    throw std::runtime_error("the random number generator failed: " + rv::openssl_errors());
+}
+
 struct fd_guard {
   int fd = -1;
   fd_guard() = default;
   explicit fd_guard(int f) : fd(f) {}
-  fd_guard(const fd_guard&) = delete;
-  fd_guard& operator=(const fd_guard&) = delete;
+  fd_guard(fd_guard&& other) noexcept : fd(std::exchange(other.fd, -1)) {}
+  fd_guard& operator=(fd_guard&& other) noexcept {
+    if (this != &other) {
+      if (fd >= 0) ::close(fd);
+      fd = std::exchange(other.fd, -1);
+    }
+    return *this;
+  }
   ~fd_guard() {
     if (fd >= 0) ::close(fd);
   }
@@ -195,111 +209,239 @@ void write_all(int fd, std::string_view data, const std::string& name) {
   }
 }
 
-fs::path directory_of(const fs::path& file) {
-  auto dir = file.parent_path();
-  return dir.empty() ? fs::path(".") : dir;
+bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+
+// "name (uid N)", or "uid N" for a uid without a name.
+std::string describe_user(uid_t uid) {
+  const struct passwd* pw = ::getpwuid(uid);  // single-threaded: the subcommands run alone
+  return pw ? std::string(pw->pw_name) + " (uid " + std::to_string(uid) + ")" : "uid " + std::to_string(uid);
 }
 
-// After a rename, the directory entry itself must reach the disk for the new file to
-// survive a crash (rename(2) is atomic, not durable).
-void fsync_directory(const fs::path& dir) {
-  fd_guard d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (d.fd < 0 || ::fsync(d.fd) != 0)
-    throw std::runtime_error("cannot sync directory " + dir.string() + ": " + errno_text());
-}
+// A directory held open. Every name below is looked up in this directory with *at(2) calls,
+// so what we read, lock, write and rename all happen in one directory, whatever its path or
+// the links on the way to it name meanwhile (the directory may be another user's: see
+// edit_secrets_file).
+class directory {
+ public:
+  // Opens `path` ("" is ".") following links (the caller named it), relative to `at` when it
+  // is relative; `shown` is its path in messages, `path` when not given.
+  explicit directory(const fs::path& path, int at = AT_FDCWD, std::optional<fs::path> shown = std::nullopt)
+      : fd_(::openat(at, path.empty() ? "." : path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
+        path_(shown ? std::move(*shown) : path) {
+    if (fd_.fd < 0)
+      throw rv::config_error("cannot open directory " + (path_.empty() ? std::string(".") : path_.string()) + ": " +
+                             errno_text());
+  }
+  int fd() const { return fd_.fd; }
+  // The path of `name` in this directory, for messages.
+  std::string shown(std::string_view name) const { return (path_ / name).string(); }
+  const fs::path& path() const { return path_; }
+  // What `name` is now, not following a link; nullopt when nothing is there.
+  std::optional<struct stat> stat_of(const std::string& name) const {
+    struct stat st {};
+    if (::fstatat(fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return st;
+    if (errno == ENOENT) return std::nullopt;
+    throw std::runtime_error("cannot stat " + shown(name) + ": " + errno_text());
+  }
+  // After a rename, the directory entry itself must reach the disk for the new file to
+  // survive a crash (rename(2) is atomic, not durable).
+  void sync() const {
+    if (::fsync(fd()) != 0)
+      throw std::runtime_error("cannot sync directory " + (path_.empty() ? std::string(".") : path_.string()) + ": " +
+                               errno_text());
+  }
 
-// A temp file beside `target` holding `data` with `mode`, synced to disk; unlinked on
-// destruction unless it was committed (renamed or linked into place).
+ private:
+  fd_guard fd_;
+  fs::path path_;
+};
+
+// A new file "NAME.tmp.RANDOM" in a directory (O_EXCL|O_NOFOLLOW: never an existing file or
+// a link someone left there), unlinked on destruction unless committed: renamed or linked to
+// NAME.
 class temp_file {
  public:
-  temp_file(const fs::path& target, std::string_view data, mode_t mode, const struct stat* owner = nullptr)
-      : path_(target.string() + ".tmp.XXXXXX") {
-    fd_guard f(::mkostemp(path_.data(), O_CLOEXEC));
-    if (f.fd < 0) {
-      std::string what = "cannot create a temp file beside " + target.string() + ": " + errno_text();
-      path_.clear();
+  temp_file(const directory& dir, const std::string& name, mode_t mode) : dir_(dir), target_(name) {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (int attempt = 0; attempt < 8 && fd_.fd < 0; ++attempt) {
+      std::array<std::uint8_t, 6> random{};
+      random_bytes(random);
+      name_ = name + ".tmp.";
+      for (auto b : random) {
+        name_.push_back(hex[b >> 4]);
+        name_.push_back(hex[b & 15]);
+      }
+      fd_ = fd_guard(::openat(dir.fd(), name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (fd_.fd < 0 && errno != EEXIST) break;
+    }
+    if (fd_.fd < 0) {
+      std::string what = "cannot create a temp file beside " + dir.shown(name) + ": " + errno_text();
+      name_.clear();
       throw std::runtime_error(what);
     }
-    try {
-      fill(f, data, mode, owner);
-    } catch (...) {
-      ::unlink(path_.c_str());  // no destructor runs for a constructor that throws
-      throw;
+    // The umask may have taken bits away; the mode is exactly `mode`.
+    if (::fchmod(fd_.fd, mode) != 0) {
+      std::string what = "cannot chmod " + shown() + ": " + errno_text();
+      discard();  // no destructor runs for a constructor that throws
+      throw std::runtime_error(what);
     }
   }
   temp_file(const temp_file&) = delete;
   temp_file& operator=(const temp_file&) = delete;
-  ~temp_file() {
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
+  ~temp_file() { discard(); }
 
-  // Replaces whatever `target` was.
-  void rename_to(const fs::path& target) {
-    if (::rename(path_.c_str(), target.c_str()) != 0)
-      throw std::runtime_error("cannot rename " + path_ + " to " + target.string() + ": " + errno_text());
-    path_.clear();
-  }
-  // Puts the file at `target` only when nothing is there (link(2) fails with EEXIST), so a
-  // file made meanwhile by someone else is never overwritten.
-  void link_to(const fs::path& target) {
-    if (::link(path_.c_str(), target.c_str()) != 0) {
-      if (errno == EEXIST) throw rv::config_error(target.string() + " exists (give --force to replace it)");
-      throw std::runtime_error("cannot create " + target.string() + ": " + errno_text());
-    }
-  }
-
- private:
-  void fill(fd_guard& f, std::string_view data, mode_t mode, const struct stat* owner) {
-    if (::fchmod(f.fd, mode) != 0) throw std::runtime_error("cannot chmod " + path_ + ": " + errno_text());
-    // Root editing a file that the service user owns must leave it readable by that user.
-    // Best effort: a user who could read a 0600 file owns it already.
+  // Writes `data` and syncs it. With `owner`: root editing a file that the service user owns
+  // must leave it readable by that user. Best effort: a user who could read a 0600 file of
+  // another user is root, so for anyone else the file stays theirs, and so does the new one.
+  void write(std::string_view data, const struct stat* owner = nullptr) {
     if (owner && (owner->st_uid != ::geteuid() || owner->st_gid != ::getegid())) {
-      if (::fchown(f.fd, owner->st_uid, owner->st_gid) != 0) {
+      if (::fchown(fd_.fd, owner->st_uid, owner->st_gid) != 0) {
         // Not ours to give away: the file stays ours, mode 0600.
       }
     }
-    write_all(f.fd, data, path_);
-    if (::fsync(f.fd) != 0) throw std::runtime_error("cannot sync " + path_ + ": " + errno_text());
-    int fd = f.fd;
-    f.fd = -1;
-    if (::close(fd) != 0) throw std::runtime_error("cannot write " + path_ + ": " + errno_text());
+    write_all(fd_.fd, data, shown());
+    if (::fsync(fd_.fd) != 0) throw std::runtime_error("cannot sync " + shown() + ": " + errno_text());
+  }
+  // Replaces whatever the target name is (a link too: renameat(2) never follows it).
+  void rename_to_target() {
+    if (::renameat(dir_.fd(), name_.c_str(), dir_.fd(), target_.c_str()) != 0)
+      throw std::runtime_error("cannot rename " + shown() + " to " + dir_.shown(target_) + ": " + errno_text());
+    name_.clear();
+  }
+  // Puts the file at the target name only when nothing is there (linkat(2) fails with EEXIST),
+  // so a file made meanwhile by someone else is never replaced. False when something is there.
+  bool link_to_target() {
+    if (::linkat(dir_.fd(), name_.c_str(), dir_.fd(), target_.c_str(), 0) != 0) {
+      if (errno == EEXIST) return false;
+      throw std::runtime_error("cannot create " + dir_.shown(target_) + ": " + errno_text());
+    }
+    discard();  // the temp name; the file stays under the target name
+    return true;
+  }
+  void discard() {
+    if (!name_.empty()) ::unlinkat(dir_.fd(), name_.c_str(), 0);
+    name_.clear();
   }
 
-  std::string path_;
+ private:
+  std::string shown() const { return dir_.shown(name_); }
+
+  const directory& dir_;
+  std::string target_;
+  std::string name_;
+  fd_guard fd_;
 };
+
+// The last component of `path`, for a file in a directory: "" for "x/", ".", "..".
+std::string file_name_of(const fs::path& path) {
+  auto name = path.filename().string();
+  return name == "." || name == ".." ? std::string() : name;
+}
+
+// An exclusive flock(2) on NAME in `dir`, opened without following a link and without
+// blocking on a FIFO. A lock file that was replaced while we waited for it protects nothing
+// (the next writer locks the new one): then lock what the name holds now, a few times.
+fd_guard lock_exclusively(const directory& dir, const std::string& name) {
+  const std::string shown = dir.shown(name);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    fd_guard lock(::openat(dir.fd(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
+    if (lock.fd < 0) throw rv::config_error("cannot open lock file " + shown + ": " + errno_text());
+    struct stat held {};
+    if (::fstat(lock.fd, &held) != 0) throw std::runtime_error("cannot stat lock file " + shown + ": " + errno_text());
+    if (!S_ISREG(held.st_mode)) throw rv::config_error("lock file " + shown + " is not a regular file");
+    while (::flock(lock.fd, LOCK_EX) != 0)
+      if (errno != EINTR) throw std::runtime_error("cannot lock " + shown + ": " + errno_text());
+    auto named = dir.stat_of(name);
+    if (named && same_file(held, *named)) return lock;
+  }
+  throw std::runtime_error("lock file " + shown +
+                           " was replaced each time it was locked (is something removing it?); nothing was changed");
+}
+
+// How many symbolic links edit_secrets_file follows from FILE to the secrets file.
+constexpr int max_links = 8;
 
 }  // namespace
 
 void edit_secrets_file(const fs::path& file, bool must_exist,
                        const std::function<std::string(const std::string& current)>& edit) {
-  fs::path target = file;
-  std::error_code ec;
-  if (fs::is_symlink(file, ec)) {
-    target = fs::canonical(file, ec);
-    if (ec) throw rv::config_error("cannot follow the symbolic link " + file.string() + ": " + ec.message());
-  }
-  const std::string name = target.string();
-  const std::string lock_name = name + ".lock";
-  fd_guard lock(::open(lock_name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (lock.fd < 0) throw rv::config_error("cannot open lock file " + lock_name + ": " + errno_text());
-  while (::flock(lock.fd, LOCK_EX) != 0)
-    if (errno != EINTR) throw std::runtime_error("cannot lock " + lock_name + ": " + errno_text());
+  auto dir = std::make_unique<directory>(file.parent_path());
+  std::string name = file_name_of(file);
+  if (name.empty()) throw rv::config_error("secrets file " + file.string() + " names a directory, not a file");
 
-  struct stat old {};
-  bool exists = ::lstat(name.c_str(), &old) == 0;
-  if (!exists && errno != ENOENT) throw rv::config_error("cannot stat secrets file " + name + ": " + errno_text());
-  std::string current;
-  if (exists || must_exist) {
-    // The mode check (with the chmod that fixes it), then the syntax; what we
-    // edit is what was checked: writers hold the lock.
-    current = rv::read_secrets_file(target, rv::secrets_owner::any);  // root may edit the service user's file
-    rv::parse_secrets(current, name);
+  // Each turn looks at one name; a link we follow, or a file swapped for a link while we
+  // waited for the lock, takes another turn.
+  for (int turn = 0;; ++turn) {
+    if (turn > max_links)
+      throw rv::config_error("secrets file " + file.string() + ": too many symbolic links (or they keep changing)");
+    const std::string shown = dir->shown(name);
+    auto seen = dir->stat_of(name);
+    if (seen && S_ISLNK(seen->st_mode)) {
+      // Its owner and target come from one descriptor of the link itself, so that a link
+      // swapped in meanwhile cannot lend us its target. The rule is that of the kernel's
+      // protected_symlinks: follow a link of the user running this, or of root. Another
+      // user's link could point at any file we may read (root's /etc/shadow, say) and have
+      // its content copied into a file beside the link, in that user's directory.
+      fd_guard link(::openat(dir->fd(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      struct stat ls {};
+      if (link.fd < 0 || ::fstat(link.fd, &ls) != 0)
+        throw rv::config_error("cannot open the symbolic link " + shown + ": " + errno_text());
+      if (!S_ISLNK(ls.st_mode)) continue;  // no longer a link: look again
+      if (ls.st_uid != ::geteuid() && ls.st_uid != 0)
+        throw rv::config_error("secrets file " + shown + " is a symbolic link owned by " + describe_user(ls.st_uid) +
+                               ": only links of " + describe_user(::geteuid()) +
+                               " or root are followed; give the path of the file itself");
+      std::string target(PATH_MAX, '\0');
+      ssize_t n = ::readlinkat(link.fd, "", target.data(), target.size());
+      if (n < 0 || static_cast<std::size_t>(n) >= target.size())
+        throw rv::config_error("cannot read the symbolic link " + shown + ": " + errno_text());
+      target.resize(static_cast<std::size_t>(n));
+      const fs::path to(target);
+      name = file_name_of(to);
+      if (name.empty()) throw rv::config_error("secrets file " + shown + " is a link to a directory (" + target + ")");
+      // A relative target starts in the link's directory: opened from its descriptor.
+      fs::path to_dir_shown = to.is_absolute() ? to.parent_path() : (dir->path() / to.parent_path()).lexically_normal();
+      dir = std::make_unique<directory>(to.parent_path(), dir->fd(), std::move(to_dir_shown));
+      continue;
+    }
+
+    // Lock, then open: what we read is then what the last writer left.
+    fd_guard lock = lock_exclusively(*dir, name + ".lock");
+    fd_guard f(::openat(dir->fd(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (f.fd < 0 && errno == ELOOP) continue;  // became a link while we waited: look again
+    const bool exists = f.fd >= 0;
+    if (!exists && (errno != ENOENT || must_exist))
+      throw rv::config_error("cannot open secrets file " + shown + ": " + errno_text());
+
+    // Type, mode (with the chmod that fixes it) and syntax are checked on what we read, and
+    // the new file's owner is taken from the same descriptor: content and owner always
+    // belong together.
+    struct stat old {};
+    std::string current;
+    if (exists) {
+      current = rv::read_secrets_fd(f.fd, shown, old, rv::secrets_owner::any);
+      rv::parse_secrets(current, shown);
+    }
+    std::string updated = edit(current);
+    rv::parse_secrets(updated, shown);  // never leave a file the server would refuse
+
+    temp_file tmp(*dir, name, 0600);
+    tmp.write(updated, exists ? &old : nullptr);
+    // Writers hold the lock, so the name still holds what we read unless someone who does
+    // not take it (the directory's owner, say) changed it: then keep their change and say so.
+    const std::string changed = "secrets file " + shown +
+                                " changed while it was being edited (it is not the file that was read); nothing was "
+                                "written, try again";
+    if (exists) {
+      auto now = dir->stat_of(name);
+      if (!now || !same_file(*now, old)) throw std::runtime_error(changed);
+      tmp.rename_to_target();
+    } else if (!tmp.link_to_target()) {
+      throw std::runtime_error(changed);
+    }
+    dir->sync();
+    return;
   }
-  std::string updated = edit(current);
-  rv::parse_secrets(updated, name);  // never leave a file the server would refuse
-  temp_file tmp(target, updated, 0600, exists ? &old : nullptr);
-  tmp.rename_to(target);
-  fsync_directory(directory_of(target));
 }
 
 // ----------------------------------------------------------------------------- subcommands
@@ -309,11 +451,6 @@ namespace {
 constexpr unsigned default_step = 30;
 constexpr unsigned default_digits = 6;
 constexpr std::string_view default_port = "8899";
-
-void random_bytes(std::span<std::uint8_t> out) {
-  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1)
-    throw std::runtime_error("the random number generator failed: " + rv::openssl_errors());
-}
 
 std::string new_uuid() {
   std::array<std::uint8_t, 16> b{};
@@ -450,8 +587,9 @@ int secrets_add(int argc, char** argv) {
                   "  rvserver secrets add --secrets /etc/rendezvous/secrets > hidden-secrets\n"
                   "  rvserver secrets add laptop-7 --secrets /etc/rendezvous/secrets --seed-compatible\n"
                   "\n"
-                  "Exit status: 0 added; 1 I/O failure; 2 bad usage, a bad secrets file, or the UUID\n"
-                  "is already there.\n"};
+                  "Exit status: 0 added; 1 I/O failure, or FILE changed during the edit; 2 bad usage,\n"
+                  "a bad secrets file, a symbolic link of another user at FILE, or the UUID is already\n"
+                  "there.\n"};
   po::variables_map vm;
   if (!parse(argc, argv, desc, hidden, positional, text, vm)) return rv::exit_code::ok;
   const fs::path file = required_string(vm, "secrets", command);
@@ -516,8 +654,8 @@ int secrets_remove(int argc, char** argv) {
                   "Removes the UUID's line from FILE; other lines and comments stay as they were.\n",
                   "A running rvserver forgets the UUID on SIGHUP.\n"
                   "\n"
-                  "Exit status: 0 removed; 1 I/O failure; 2 bad usage, a bad secrets file, or the UUID\n"
-                  "is not in it.\n"};
+                  "Exit status: 0 removed; 1 I/O failure, or FILE changed during the edit; 2 bad usage,\n"
+                  "a bad secrets file, a symbolic link of another user at FILE, or the UUID is not in it.\n"};
   po::variables_map vm;
   if (!parse(argc, argv, desc, hidden, positional, text, vm)) return rv::exit_code::ok;
   const fs::path file = required_string(vm, "secrets", command);
@@ -547,8 +685,8 @@ int secrets_rotate(int argc, char** argv) {
                   "The old secret stops working once a running rvserver gets SIGHUP: give the hidden\n"
                   "machine its new line first, or expect it to be refused (401) until it has it.\n"
                   "\n"
-                  "Exit status: 0 rotated; 1 I/O failure; 2 bad usage, a bad secrets file, or the UUID\n"
-                  "is not in it.\n"};
+                  "Exit status: 0 rotated; 1 I/O failure, or FILE changed during the edit; 2 bad usage,\n"
+                  "a bad secrets file, a symbolic link of another user at FILE, or the UUID is not in it.\n"};
   po::variables_map vm;
   if (!parse(argc, argv, desc, hidden, positional, text, vm)) return rv::exit_code::ok;
   const fs::path file = required_string(vm, "secrets", command);
@@ -735,21 +873,23 @@ int cert(int argc, char** argv) {
       [&](BIO* b) { return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr); },
       "private key");
   // Both temp files first, then both into place: a failure leaves neither half of a pair.
-  temp_file key_tmp(key_path, key_pem, 0600);
-  temp_file cert_tmp(cert_path, cert_pem, 0644);
+  const directory out(dir);
+  temp_file key_tmp(out, "key.pem", 0600);
+  key_tmp.write(key_pem);
+  temp_file cert_tmp(out, "cert.pem", 0644);
+  cert_tmp.write(cert_pem);
+  auto exists = [&](const char* name) { return rv::config_error(out.shown(name) + " exists (give --force to replace it)"); };
   if (force) {
-    key_tmp.rename_to(key_path);
-    cert_tmp.rename_to(cert_path);
+    key_tmp.rename_to_target();
+    cert_tmp.rename_to_target();
   } else {
-    key_tmp.link_to(key_path);
-    try {
-      cert_tmp.link_to(cert_path);
-    } catch (...) {
-      ::unlink(key_path.c_str());
-      throw;
+    if (!key_tmp.link_to_target()) throw exists("key.pem");
+    if (!cert_tmp.link_to_target()) {
+      ::unlinkat(out.fd(), "key.pem", 0);
+      throw exists("cert.pem");
     }
   }
-  fsync_directory(dir);
+  out.sync();
 
   const std::string pin = rv::to_string(rv::spki_sha256(x.get()));
   std::string listed;

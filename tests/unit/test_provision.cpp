@@ -2,17 +2,26 @@
 // file's text that keep every other byte, and the locked, atomic file update.
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "config_error_of.hpp"
 #include "temp_dir.hpp"
 #include "provision.hpp"
 #include "rv/base32.hpp"
@@ -31,6 +40,7 @@ const std::string key_a = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const std::string key_b = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const std::string key_c = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U";
 
+using rv_test::config_error_of;
 using rv_test::temp_dir;
 
 std::string read(const fs::path& p) {
@@ -44,6 +54,64 @@ mode_t mode_of(const fs::path& p) {
   struct stat st {};
   BOOST_TEST_REQUIRE(::stat(p.c_str(), &st) == 0);
   return st.st_mode & 07777;
+}
+
+struct stat lstat_of(const fs::path& p) {
+  struct stat st {};
+  BOOST_TEST_REQUIRE(::lstat(p.c_str(), &st) == 0);
+  return st;
+}
+
+// The names in a directory, sorted.
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// The user 'nobody' when this test runs as root (CI does), else nullptr: only root can give a
+// file or link away.
+const struct passwd* nobody_when_root() {
+  const struct passwd* nobody = ::getpwnam("nobody");
+  return ::geteuid() == 0 ? nobody : nullptr;
+}
+
+// The message of the std::exception `f` throws (config_error or not), or nullopt.
+template <class F>
+std::optional<std::string> error_of(F f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+  return std::nullopt;
+}
+
+// An exclusive flock(2) held on a file until destruction.
+struct held_lock {
+  int fd = -1;
+  explicit held_lock(const fs::path& p) : fd(::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+    BOOST_TEST_REQUIRE(fd >= 0);
+    BOOST_TEST_REQUIRE(::flock(fd, LOCK_EX) == 0);
+  }
+  held_lock(const held_lock&) = delete;
+  held_lock& operator=(const held_lock&) = delete;
+  ~held_lock() { release(); }
+  void release() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+};
+
+// Whether /proc/locks shows a process waiting ("->") for a lock on inode `ino`.
+bool someone_waits_for_lock_on(ino_t ino) {
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  const std::string inode = ":" + std::to_string(ino) + " ";
+  while (std::getline(locks, line))
+    if (line.find("->") != std::string::npos && line.find(inode) != std::string::npos) return true;
+  return false;
 }
 
 }  // namespace
@@ -241,7 +309,7 @@ BOOST_AUTO_TEST_CASE(edit_keeps_the_rest_and_refuses_bad_files) {
   BOOST_TEST(!fs::exists(dir.path_ / "absent"));
 }
 
-BOOST_AUTO_TEST_CASE(edit_follows_a_symbolic_link) {
+BOOST_AUTO_TEST_CASE(edit_follows_a_symbolic_link_of_ours) {
   temp_dir dir;
   auto real = dir.write("real", "u0 " + key_b + "\n", 0600);
   auto link = dir.path_ / "link";
@@ -249,6 +317,169 @@ BOOST_AUTO_TEST_CASE(edit_follows_a_symbolic_link) {
   rvserver::edit_secrets_file(link, true, [](const std::string& c) { return append_line(c, "u1 " + key_a); });
   BOOST_TEST(fs::is_symlink(link));
   BOOST_TEST(read(real) == "u0 " + key_b + "\nu1 " + key_a + "\n");
+  // A relative link, through a link: both ours, both followed; the lock is beside the target.
+  fs::create_directory(dir.path_ / "sub");
+  fs::create_symlink("../real", dir.path_ / "sub" / "rel");
+  fs::create_symlink("sub/rel", dir.path_ / "chain");
+  rvserver::edit_secrets_file(dir.path_ / "chain", true, [](const std::string& c) { return append_line(c, "u2 " + key_c); });
+  BOOST_TEST(read(real) == "u0 " + key_b + "\nu1 " + key_a + "\nu2 " + key_c + "\n");
+  BOOST_TEST(fs::exists(dir.path_ / "real.lock"));
+  // A loop of links ends.
+  fs::create_symlink("loop-b", dir.path_ / "loop-a");
+  fs::create_symlink("loop-a", dir.path_ / "loop-b");
+  auto message = error_of([&] { rvserver::edit_secrets_file(dir.path_ / "loop-a", false, [](const std::string& c) { return c; }); });
+  BOOST_TEST_REQUIRE(message.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(edit_refuses_a_symbolic_link_of_another_user) {
+  const struct passwd* nobody = nobody_when_root();
+  if (!nobody) {
+    BOOST_TEST_MESSAGE("skipped: needs root and a user 'nobody'");
+    return;
+  }
+  temp_dir dir;
+  const std::string before = "u0 " + key_b + "\n";
+  auto real = dir.write("real", before, 0600);
+  auto link = dir.path_ / "link";
+  fs::create_symlink(real, link);
+  BOOST_TEST_REQUIRE(::lchown(link.c_str(), nobody->pw_uid, nobody->pw_gid) == 0);
+  bool edited = false;
+  auto message = config_error_of([&] {
+    rvserver::edit_secrets_file(link, false, [&](const std::string& c) {
+      edited = true;
+      return append_line(c, "u1 " + key_a);
+    });
+  });
+  BOOST_TEST_REQUIRE(message.has_value());
+  BOOST_TEST(message->find("symbolic link") != std::string::npos, *message);
+  BOOST_TEST(message->find("nobody") != std::string::npos, *message);
+  BOOST_TEST(!edited);
+  BOOST_TEST(read(real) == before);
+  BOOST_TEST(fs::is_symlink(link));
+}
+
+BOOST_AUTO_TEST_CASE(edit_as_root_keeps_the_owner_of_a_file_of_another_user) {
+  const struct passwd* nobody = nobody_when_root();
+  if (!nobody) {
+    BOOST_TEST_MESSAGE("skipped: needs root and a user 'nobody'");
+    return;
+  }
+  temp_dir dir;
+  auto file = dir.write("secrets", "u0 " + key_b + "\n", 0600);
+  BOOST_TEST_REQUIRE(::chown(file.c_str(), nobody->pw_uid, nobody->pw_gid) == 0);
+  rvserver::edit_secrets_file(file, true, [](const std::string& c) { return append_line(c, "u1 " + key_a); });
+  BOOST_TEST(read(file) == "u0 " + key_b + "\nu1 " + key_a + "\n");
+  auto st = lstat_of(file);
+  BOOST_TEST(st.st_uid == nobody->pw_uid);
+  BOOST_TEST((st.st_mode & 07777) == 0600u);
+}
+
+// The edit callback runs between the read and the rename: what it does to FILE is what a
+// racing process could do there.
+BOOST_AUTO_TEST_CASE(edit_refuses_a_file_swapped_during_the_edit) {
+  temp_dir dir;
+  const std::string mine = "u0 " + key_b + "\n", theirs = "t0 " + key_c + "\n";
+  auto file = dir.write("secrets", mine, 0600);
+  auto other = dir.write("other", theirs, 0600);
+  auto message = error_of([&] {
+    rvserver::edit_secrets_file(file, true, [&](const std::string& c) {
+      BOOST_TEST(c == mine);
+      fs::rename(other, file);
+      return append_line(c, "u1 " + key_a);
+    });
+  });
+  BOOST_TEST_REQUIRE(message.has_value());
+  BOOST_TEST(message->find("changed") != std::string::npos, *message);
+  BOOST_TEST(read(file) == theirs);
+  BOOST_TEST(names_in(dir.path_) == (std::vector<std::string>{"secrets", "secrets.lock"}));
+
+  // Swapped for a symbolic link to another secrets file: that file is not touched either.
+  auto target = dir.write("target", theirs, 0600);
+  auto message2 = error_of([&] {
+    rvserver::edit_secrets_file(file, true, [&](const std::string& c) {
+      fs::remove(file);
+      fs::create_symlink(target, file);
+      return append_line(c, "u1 " + key_a);
+    });
+  });
+  BOOST_TEST_REQUIRE(message2.has_value());
+  BOOST_TEST(fs::is_symlink(file));
+  BOOST_TEST(read(target) == theirs);
+  BOOST_TEST(names_in(dir.path_) == (std::vector<std::string>{"secrets", "secrets.lock", "target"}));
+
+  // A file that appears while `add` creates one is not replaced.
+  auto fresh = dir.path_ / "fresh";
+  auto message3 = error_of([&] {
+    rvserver::edit_secrets_file(fresh, false, [&](const std::string& c) {
+      BOOST_TEST(c.empty());
+      dir.write("fresh", theirs, 0600);
+      return append_line(c, "u1 " + key_a);
+    });
+  });
+  BOOST_TEST_REQUIRE(message3.has_value());
+  BOOST_TEST(read(fresh) == theirs);
+  BOOST_TEST(names_in(dir.path_) ==
+             (std::vector<std::string>{"fresh", "fresh.lock", "secrets", "secrets.lock", "target"}));
+}
+
+BOOST_AUTO_TEST_CASE(edit_refuses_what_is_not_a_regular_file_without_blocking) {
+  temp_dir dir;
+  const auto fifo = dir.path_ / "fifo";
+  BOOST_TEST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto editing = std::async(std::launch::async, [&] {
+    return error_of([&] { rvserver::edit_secrets_file(fifo, false, [](const std::string& c) { return c; }); });
+  });
+  if (editing.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);  // unblocks the reader
+    if (writer >= 0) ::close(writer);
+    BOOST_ERROR("editing a FIFO blocked (waiting for a writer)");
+  }
+  auto message = editing.get();
+  BOOST_TEST_REQUIRE(message.has_value());
+  BOOST_TEST(message->find("not a regular file") != std::string::npos, *message);
+}
+
+// A lock file replaced while we wait for it: the lock we then get is on a file no other writer
+// opens any more, so it must be taken again on what FILE.lock names now.
+BOOST_AUTO_TEST_CASE(edit_takes_the_lock_again_when_the_lock_file_was_swapped) {
+  temp_dir dir;
+  auto file = dir.write("secrets", "u0 " + key_b + "\n", 0600);
+  const auto lock_path = dir.path_ / "secrets.lock";
+  held_lock old_lock(lock_path);
+  const ino_t old_ino = lstat_of(lock_path).st_ino;
+  auto editing = std::async(std::launch::async, [&] {
+    return error_of([&] {
+      rvserver::edit_secrets_file(file, true, [](const std::string& c) { return append_line(c, "u1 " + key_a); });
+    });
+  });
+  // Bounded: until the edit waits for the old lock (or ended, which it must not).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!someone_waits_for_lock_on(old_ino) && std::chrono::steady_clock::now() < deadline &&
+         editing.wait_for(std::chrono::milliseconds(5)) != std::future_status::ready) {
+  }
+  BOOST_TEST_REQUIRE(someone_waits_for_lock_on(old_ino));
+  // Another writer's lock file takes the name, and that writer holds it.
+  auto fresh = dir.path_ / "fresh.lock";
+  held_lock new_lock(fresh);
+  fs::rename(fresh, lock_path);
+  const ino_t new_ino = lstat_of(lock_path).st_ino;
+  old_lock.release();
+  // The edit must now wait for the lock that the name holds; it must not go ahead.
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool ended = false;
+  while (!someone_waits_for_lock_on(new_ino) && std::chrono::steady_clock::now() < deadline) {
+    if (editing.wait_for(std::chrono::milliseconds(5)) == std::future_status::ready) {
+      ended = true;
+      break;
+    }
+  }
+  BOOST_TEST(!ended, "the edit went ahead while the lock that FILE.lock names was held");
+  BOOST_TEST(read(file) == "u0 " + key_b + "\n");
+  new_lock.release();
+  BOOST_TEST_REQUIRE((editing.wait_for(std::chrono::seconds(10)) == std::future_status::ready));
+  auto message = editing.get();
+  BOOST_TEST(!message.has_value(), message.value_or(""));
+  BOOST_TEST(read(file) == "u0 " + key_b + "\nu1 " + key_a + "\n");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
