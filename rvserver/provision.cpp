@@ -517,12 +517,60 @@ void add_secrets_option(po::options_description& desc) {
                      "the secrets file of rvserver (required)");
 }
 
-// What `secrets add` and `secrets rotate` share: how the new key is made and shown.
+// What `secrets add` and `secrets rotate` share: how the new key is made and handed over.
 void add_new_secret_options(po::options_description& desc) {
   desc.add_options()
       ("seed-compatible", "a key a node-rendezvous seed server also accepts (every byte below 0x80)")
       ("issuer", po::value<std::string>()->value_name("NAME")->default_value("rendezvous"),
-       "issuer shown by authenticator apps (in the otpauth:// URI)");
+       "issuer shown by authenticator apps (in the otpauth:// URI)")
+      ("out", po::value<std::string>()->value_name("FILE"),
+       "write the hidden machine's secrets file to FILE (new, mode 0600) instead of stdout, which then shows "
+       "only the UUID")
+      ("force", "with --out: replace FILE when it exists");
+}
+
+// `--out FILE`: the hidden machine's secrets file, written by us with mode 0600 whatever the
+// umask (a shell's `> FILE` gets the umask's mode). It appears whole: a temp file beside it,
+// linked into place, so that an existing FILE (or a link there) is never written; with
+// --force renamed over it instead, which replaces a link rather than writing through it.
+// Made before the secrets file changes, so that a bad --out fails before a secret exists.
+class identity_file {
+ public:
+  identity_file(const fs::path& path, bool force, const fs::path& secrets_file)
+      : dir_(path.parent_path()), name_(file_name_of(path)), force_(force) {
+    if (name_.empty()) throw rv::config_error("--out " + path.string() + " names a directory, not a file");
+    if (auto st = dir_.stat_of(name_)) {
+      if (!force_) throw rv::config_error(shown() + " exists (give --force to replace it)");
+      if (S_ISDIR(st->st_mode)) throw rv::config_error("--out " + shown() + " is a directory");
+      struct stat out {}, secrets {};
+      if (::stat(path.c_str(), &out) == 0 && ::stat(secrets_file.c_str(), &secrets) == 0 && same_file(out, secrets))
+        throw rv::config_error("--out " + shown() + " is the secrets file itself");
+    }
+    tmp_.emplace(dir_, name_, 0600);
+  }
+  std::string shown() const { return dir_.shown(name_); }
+  void commit(std::string_view text) {
+    tmp_->write(text);
+    if (force_)
+      tmp_->rename_to_target();
+    else if (!tmp_->link_to_target())
+      throw std::runtime_error(shown() + " appeared while the secret was being made");
+    dir_.sync();
+  }
+
+ private:
+  directory dir_;
+  std::string name_;
+  bool force_;
+  std::optional<temp_file> tmp_;  // after dir_, which it refers to
+};
+
+// --out and --force, checked and prepared before the secrets file changes.
+void prepare_out(const po::variables_map& vm, const fs::path& secrets_file, std::optional<identity_file>& out) {
+  if (vm.count("out"))
+    out.emplace(vm["out"].as<std::string>(), vm.count("force") > 0, secrets_file);
+  else if (vm.count("force"))
+    throw rv::config_error("--force goes with --out FILE (it lets FILE be replaced)");
 }
 
 void add_uuid_positional(po::options_description& hidden, po::positional_options_description& positional) {
@@ -533,26 +581,42 @@ void add_uuid_positional(po::options_description& hidden, po::positional_options
 constexpr std::string_view sighup_hint =
     "a running rvserver picks up the change on SIGHUP (kill -HUP PID)";
 
-// What the hidden machine needs. stdout is itself a valid secrets file for it (the URI is a
-// comment); the secret goes nowhere else.
-void print_identity(std::string_view uuid, std::string_view secret, unsigned step, unsigned digits,
-                    std::string_view issuer) {
-  auto uri = otpauth_uri(issuer, uuid, secret, step, digits);
-  std::cout << format_secret_line(uuid, secret, step, digits) << "\n# " << uri << "\n" << std::flush;
-  if (!std::cout)
-    throw std::runtime_error("cannot write to stdout: the secrets file has a secret for " + std::string(uuid) +
-                             " that was not shown; 'rvserver secrets rotate " + std::string(uuid) +
-                             "' makes and prints a new one");
+// What the hidden machine needs, as a secrets file for it (the URI is a comment): written to
+// `out` when given (stdout then shows only the UUID, which is no secret), else on stdout. The
+// secret goes nowhere else.
+void hand_over_identity(std::string_view uuid, std::string_view secret, unsigned step, unsigned digits,
+                        std::string_view issuer, std::optional<identity_file>& out) {
+  const std::string text =
+      format_secret_line(uuid, secret, step, digits) + "\n# " + otpauth_uri(issuer, uuid, secret, step, digits) + "\n";
+  auto lost = [&](const std::string& why) {
+    return std::runtime_error(why + ": the secrets file has a secret for " + std::string(uuid) +
+                              " that was not handed over; 'rvserver secrets rotate " + std::string(uuid) +
+                              "' makes a new one");
+  };
+  if (out) {
+    try {
+      out->commit(text);
+    } catch (const std::exception& e) {
+      throw lost(e.what());
+    }
+    std::cout << uuid << "\n" << std::flush;
+    std::cerr << "wrote the hidden machine's secrets file " << out->shown() << " (mode 0600; for rvhidden --uuid "
+              << uuid << " --secrets FILE): copy it there out of band and keep no other copy\n";
+    return;
+  }
+  std::cout << text << std::flush;
+  if (!std::cout) throw lost("cannot write to stdout");
   std::cerr << "stdout is the hidden machine's secrets file (for rvhidden --uuid " << uuid
             << " --secrets FILE, mode 0600): copy it there out of band and keep no other copy\n";
 }
 
 constexpr std::string_view secrets_synopsis =
     "  rvserver secrets add [UUID] --secrets FILE [--step S] [--digits D] [--seed-compatible]\n"
-    "                       [--issuer NAME]\n"
+    "                       [--issuer NAME] [--out FILE [--force]]\n"
     "  rvserver secrets list --secrets FILE\n"
     "  rvserver secrets remove UUID --secrets FILE\n"
     "  rvserver secrets rotate UUID --secrets FILE [--seed-compatible] [--issuer NAME]\n"
+    "                       [--out FILE [--force]]\n"
     "\n"
     "Edits rvserver's secrets file: one line per UUID, 'UUID BASE32SECRET [STEP [DIGITS]]',\n"
     "mode 0600. Each change is atomic (a lock against other writers, a temp file renamed over\n"
@@ -573,23 +637,24 @@ int secrets_add(int argc, char** argv) {
   add_uuid_positional(hidden, positional);
   usage_text text{command,
                   "  rvserver secrets add [UUID] --secrets FILE [--step S] [--digits D] [--seed-compatible]\n"
-                  "                       [--issuer NAME]\n"
+                  "                       [--issuer NAME] [--out FILE [--force]]\n"
                   "\n"
                   "Adds a UUID (a new random UUID v4 when none is given) with a new random 160-bit secret\n"
-                  "to FILE, creating FILE (mode 0600) when it does not exist, and prints what the hidden\n"
-                  "machine needs.\n",
-                  "Output (stdout): the hidden machine's secrets file, two lines:\n"
+                  "to FILE, creating FILE (mode 0600) when it does not exist, and hands over what the\n"
+                  "hidden machine needs: on stdout, or in the file that --out names.\n",
+                  "Output: the hidden machine's secrets file, two lines:\n"
                   "  UUID BASE32SECRET [STEP [DIGITS]]\n"
                   "  # otpauth://totp/ISSUER:UUID?secret=...&issuer=...&algorithm=SHA1&digits=D&period=S\n"
-                  "A running rvserver picks up the new UUID on SIGHUP.\n"
+                  "on stdout; with --out, in that file (mode 0600 whatever the umask) and stdout shows\n"
+                  "only the UUID. A running rvserver picks up the new UUID on SIGHUP.\n"
                   "\n"
                   "Examples:\n"
-                  "  rvserver secrets add --secrets /etc/rendezvous/secrets > hidden-secrets\n"
+                  "  rvserver secrets add --secrets /etc/rendezvous/secrets --out hidden-secrets\n"
                   "  rvserver secrets add laptop-7 --secrets /etc/rendezvous/secrets --seed-compatible\n"
                   "\n"
                   "Exit status: 0 added; 1 I/O failure, or FILE changed during the edit; 2 bad usage,\n"
-                  "a bad secrets file, a symbolic link of another user at FILE, or the UUID is already\n"
-                  "there.\n"};
+                  "a bad secrets file, a symbolic link of another user at FILE, the UUID is already\n"
+                  "there, or the --out file exists.\n"};
   po::variables_map vm;
   if (!parse(argc, argv, desc, hidden, positional, text, vm)) return rv::exit_code::ok;
   const fs::path file = required_string(vm, "secrets", command);
@@ -600,6 +665,8 @@ int secrets_add(int argc, char** argv) {
   const std::string issuer = vm["issuer"].as<std::string>();
   check_issuer(issuer);  // before the file changes
   const std::string uuid = vm.count("uuid") ? uuid_argument(vm, command) : new_uuid();
+  std::optional<identity_file> out;
+  prepare_out(vm, file, out);
   const std::string secret = new_secret(vm.count("seed-compatible") > 0);
 
   edit_secrets_file(file, false, [&](const std::string& current) {
@@ -610,7 +677,7 @@ int secrets_add(int argc, char** argv) {
                              file.string() + ")");
     return append_line(current, format_secret_line(uuid, secret, step, digits));
   });
-  print_identity(uuid, secret, step, digits, issuer);
+  hand_over_identity(uuid, secret, step, digits, issuer, out);
   std::cerr << "added " << uuid << " to " << file.string() << "; " << sighup_hint << "\n";
   return rv::exit_code::ok;
 }
@@ -679,20 +746,25 @@ int secrets_rotate(int argc, char** argv) {
   add_uuid_positional(hidden, positional);
   usage_text text{command,
                   "  rvserver secrets rotate UUID --secrets FILE [--seed-compatible] [--issuer NAME]\n"
+                  "                       [--out FILE [--force]]\n"
                   "\n"
                   "Gives the UUID a new random secret in FILE (same step and digits; the rest of its line\n"
-                  "is kept) and prints the hidden machine's new secrets file, as 'secrets add' does.\n",
+                  "is kept) and hands over the hidden machine's new secrets file, as 'secrets add' does:\n"
+                  "on stdout, or in the file that --out names.\n",
                   "The old secret stops working once a running rvserver gets SIGHUP: give the hidden\n"
                   "machine its new line first, or expect it to be refused (401) until it has it.\n"
                   "\n"
                   "Exit status: 0 rotated; 1 I/O failure, or FILE changed during the edit; 2 bad usage,\n"
-                  "a bad secrets file, a symbolic link of another user at FILE, or the UUID is not in it.\n"};
+                  "a bad secrets file, a symbolic link of another user at FILE, the UUID is not in it,\n"
+                  "or the --out file exists.\n"};
   po::variables_map vm;
   if (!parse(argc, argv, desc, hidden, positional, text, vm)) return rv::exit_code::ok;
   const fs::path file = required_string(vm, "secrets", command);
   const std::string uuid = uuid_argument(vm, command);
   const std::string issuer = vm["issuer"].as<std::string>();
   check_issuer(issuer);  // before the file changes
+  std::optional<identity_file> out;
+  prepare_out(vm, file, out);
   const std::string secret = new_secret(vm.count("seed-compatible") > 0);
   unsigned step = default_step, digits = default_digits;
   edit_secrets_file(file, true, [&](const std::string& current) {
@@ -704,7 +776,7 @@ int secrets_rotate(int argc, char** argv) {
     digits = it->second.params.digits;
     return *updated;
   });
-  print_identity(uuid, secret, step, digits, issuer);
+  hand_over_identity(uuid, secret, step, digits, issuer, out);
   std::cerr << "new secret for " << uuid << " in " << file.string() << "; " << sighup_hint << "\n";
   return rv::exit_code::ok;
 }

@@ -43,6 +43,8 @@ complete -c rvserver -n '__fish_seen_subcommand_from add' -l step -x -d 'TOTP ti
 complete -c rvserver -n '__fish_seen_subcommand_from add' -l digits -x -a '6 7 8' -d 'Token digits (default 6)'
 complete -c rvserver -n '__fish_seen_subcommand_from add rotate' -l seed-compatible -d 'A key that a node-rendezvous seed server also accepts'
 complete -c rvserver -n '__fish_seen_subcommand_from add rotate' -l issuer -x -d 'Issuer in the otpauth URI (default rendezvous)'
+complete -c rvserver -n '__fish_seen_subcommand_from add rotate' -l out -r -F -d 'Write the secrets file for the hidden machine here (mode 0600), not to stdout'
+complete -c rvserver -n '__fish_seen_subcommand_from add rotate' -l force -d 'With --out: replace an existing file'
 complete -c rvserver -n '__fish_seen_subcommand_from cert' -l name -x -a '(__fish_print_hostnames)' -d 'A DNS name or IP address that clients dial (repeatable)'
 complete -c rvserver -n '__fish_seen_subcommand_from cert' -l out -x -a '(__fish_complete_directories)' -d 'Directory for cert.pem and key.pem (default .)'
 complete -c rvserver -n '__fish_seen_subcommand_from cert' -l days -x -d 'Validity in days (default 3650)'

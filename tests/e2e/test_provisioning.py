@@ -2,7 +2,9 @@
 """Provisioning: `rvserver cert` makes a certificate whose printed pin (and the certificate itself as
 a CA file) lets rvconnect in; `rvserver secrets add` (a made UUID, and a given one) prints a secrets
 file that rvhidden registers with; `list` shows UUIDs and never a secret; `rotate` replaces the
-secret, `remove` the line; eight concurrent `add`s all land; a 0644 secrets file is refused."""
+secret, `remove` the line; eight concurrent `add`s all land; a 0644 secrets file is refused.
+`--out FILE` (issue 10, B) writes the hidden machine's file itself, mode 0600 under umask 0, and
+prints no secret; it never overwrites a file (or follows a link) without --force."""
 import os
 import re
 import stat
@@ -169,6 +171,73 @@ def main(t):
     with open(open_file) as f:
         t.check(f.read() == before, "the 0644 file changed")
     t.check(mode(open_file) == 0o644, "the 0644 file's mode changed")
+
+    # -- --out: rvserver writes the hidden machine's file itself, mode 0600 whatever the umask
+    def umask0(argv):
+        return ["sh", "-c", 'umask 0; exec "$0" "$@"', *argv]
+
+    outdir = t.path("out")
+    os.mkdir(outdir)
+    out = os.path.join(outdir, "hidden.secrets")
+    with open(secrets) as f:
+        server_before = f.read()
+    r = t.run("secrets add --out", umask0([rvserver, "secrets", "add", "--secrets", secrets, "--out", out]))
+    t.expect_rc(r, 0, "secrets add --out under umask 0")
+    t.check(mode(out) == 0o600, f"--out file has mode {mode(out):o} under umask 0")
+    t.check(mode(secrets) == 0o600, f"secrets file has mode {mode(secrets):o} after add --out under umask 0")
+    with open(out) as f:
+        out_text = f.read()
+    out_lines = out_text.splitlines()
+    t.check(len(out_lines) == 2 and out_lines[1].startswith("# otpauth://"), f"--out file: {out_text!r}")
+    out_uuid, out_secret = out_lines[0].split()
+    t.check(UUID_V4.match(out_uuid), f"--out: {out_uuid!r} is not a v4 UUID")
+    t.check(r.out.decode() == out_uuid + "\n", f"stdout with --out is not just the UUID: {r.out!r}")
+    t.check(out_secret not in r.err_text, "the secret appeared on stderr")
+    with open(secrets) as f:
+        t.check(f.read() == server_before + out_lines[0] + "\n", "the server's file lacks the --out line")
+    r = t.run("secrets list --out file", [rvserver, "secrets", "list", "--secrets", out])
+    t.expect_rc(r, 0, "the --out file is a valid secrets file")
+    t.check(r.out.decode() == f"{out_uuid} step=30 digits=6\n", f"list of the --out file: {r.out!r}")
+
+    # An existing file is refused before the secrets file changes; --force replaces it.
+    with open(secrets) as f:
+        server_before = f.read()
+    r = t.run("secrets add --out again", [rvserver, "secrets", "add", "--secrets", secrets, "--out", out])
+    t.expect_rc(r, 2, "secrets add --out over an existing file")
+    t.check("--force" in r.err_text, f"no --force hint: {r.err_text!r}")
+    with open(out) as f:
+        t.check(f.read() == out_text, "an existing --out file was overwritten without --force")
+    with open(secrets) as f:
+        t.check(f.read() == server_before, "the secrets file changed although --out was refused")
+    r = t.run("secrets rotate --out --force",
+              umask0([rvserver, "secrets", "rotate", out_uuid, "--secrets", secrets, "--out", out, "--force"]))
+    t.expect_rc(r, 0, "secrets rotate --out --force")
+    t.check(r.out.decode() == out_uuid + "\n", f"rotate --out stdout: {r.out!r}")
+    with open(out) as f:
+        rotated = f.read().splitlines()
+    t.check(rotated[0].split()[0] == out_uuid and rotated[0] != out_lines[0], f"rotate --out: {rotated!r}")
+    t.check(mode(out) == 0o600, f"--out file has mode {mode(out):o} after --force under umask 0")
+    with open(secrets) as f:
+        t.check(rotated[0] + "\n" in f.read(), "the server's file lacks the rotated line")
+
+    # A symbolic link at --out is not followed: refused, and with --force replaced (not its target).
+    target = t.write_file("out-target", "not yours\n", 0o644)
+    link = os.path.join(outdir, "link.secrets")
+    os.symlink(target, link)
+    r = t.run("secrets add --out link", [rvserver, "secrets", "add", "--secrets", secrets, "--out", link])
+    t.expect_rc(r, 2, "secrets add --out onto a symbolic link")
+    r = t.run("secrets add --out link --force",
+              [rvserver, "secrets", "add", "--secrets", secrets, "--out", link, "--force"])
+    t.expect_rc(r, 0, "secrets add --out onto a symbolic link, --force")
+    t.check(not os.path.islink(link) and mode(link) == 0o600, "--force did not replace the link with a file")
+    with open(target) as f:
+        t.check(f.read() == "not yours\n", "the link's target was written")
+    # --out naming the secrets file itself is refused, even with --force.
+    r = t.run("secrets add --out itself", [rvserver, "secrets", "add", "--secrets", secrets, "--out", secrets,
+                                           "--force"])
+    t.expect_rc(r, 2, "secrets add --out naming the secrets file")
+    leftovers = sorted(set(os.listdir(outdir)) - {"hidden.secrets", "link.secrets"})
+    t.check(not leftovers, f"files left beside the --out file: {leftovers}")
 
     # -- usage errors
     for argv in (["secrets"], ["secrets", "frob"], ["secrets", "add"], ["secrets", "add", "--bogus"],
