@@ -3,9 +3,11 @@
 
 #include <malloc.h>
 
+#include <memory>
 #include <sstream>
 
 #include "rv/io.hpp"
+#include "rv/log.hpp"
 #include "rv/protocol.hpp"
 
 namespace rvserver {
@@ -91,7 +93,26 @@ std::string metrics_answer(const request_head& head, const metrics& stats, const
          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
 }
 
-awaitable<void> answer_scrape(tcp::socket socket, const metrics& stats, const registry& parking) {
+// Scrapes served at once; past it, new connections are closed unread. A
+// Prometheus server needs one at a time: the cap keeps idle connections to
+// the listener from holding memory and descriptors without bound.
+constexpr std::size_t max_scrapes = 16;
+
+// Counts a scrape while it runs; the count is shared, so a scrape that
+// outlives the accept loop (at shutdown) still has it.
+class scrape_slot {
+ public:
+  explicit scrape_slot(std::shared_ptr<std::size_t> open) : open_(std::move(open)) { ++*open_; }
+  scrape_slot(scrape_slot&& other) noexcept = default;
+  ~scrape_slot() {
+    if (open_) --*open_;
+  }
+
+ private:
+  std::shared_ptr<std::size_t> open_;
+};
+
+awaitable<void> answer_scrape(tcp::socket socket, const metrics& stats, const registry& parking, scrape_slot) {
   tcp_stream s(std::move(socket));
   std::string buf;
   request_head head;
@@ -105,8 +126,18 @@ awaitable<void> answer_scrape(tcp::socket socket, const metrics& stats, const re
 }  // namespace
 
 awaitable<void> serve_metrics(tcp::acceptor& acceptor, const metrics& stats, const registry& parking) {
+  auto open = std::make_shared<std::size_t>(0);
+  steady_clock::time_point logged{};
   co_await accept_each(acceptor, [&](tcp::socket socket) {
-    asio::co_spawn(acceptor.get_executor(), answer_scrape(std::move(socket), stats, parking), asio::detached);
+    if (*open >= max_scrapes) {
+      if (steady_clock::now() - logged > std::chrono::seconds(10)) {
+        logged = steady_clock::now();
+        log::warn(*open, " connections open to the metrics listener: closing new ones unread");
+      }
+      return;
+    }
+    asio::co_spawn(acceptor.get_executor(), answer_scrape(std::move(socket), stats, parking, scrape_slot(open)),
+                   asio::detached);
   });
 }
 

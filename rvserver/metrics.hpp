@@ -38,9 +38,10 @@ struct metrics {
   std::string render(const registry& parking) const;
 };
 
-// Serves GET /metrics on `acceptor` (plain HTTP: bind it to loopback or a
-// private address) until the acceptor closes. `stats` and `parking` must
-// outlive it.
+// Serves GET /metrics on `acceptor` (plain HTTP, no authentication: bind it
+// to loopback, or put an authenticating proxy in front) until the acceptor
+// closes, at most 16 connections at once (more are closed unread), each
+// within 5 s. `stats` and `parking` must outlive it.
 rv::awaitable<void> serve_metrics(rv::tcp::acceptor& acceptor, const metrics& stats, const registry& parking);
 
 }  // namespace rvserver

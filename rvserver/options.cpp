@@ -98,7 +98,8 @@ std::optional<options> parse_options(int argc, char** argv) {
       ("half-closed-timeout", po::value<double>()->value_name("SECONDS")->default_value(0),
        "close a tunnel this long after one side finished sending, if the other has not (0: never)")
       ("metrics", po::value<std::string>()->value_name("HOST:PORT"),
-       "serve Prometheus metrics at http://HOST:PORT/metrics (plain HTTP: use loopback)")
+       "serve Prometheus metrics at http://HOST:PORT/metrics: plain HTTP without authentication, "
+       "so keep it on loopback or behind an authenticating proxy")
       ("user", po::value<std::string>()->value_name("NAME"),
        "after binding, run as this user (rvserver must start as root)");
   po::variables_map vm;

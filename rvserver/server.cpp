@@ -613,7 +613,12 @@ int run(const options& opts) {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   for (const auto& spec : opts.listen) acceptors.push_back(open_acceptor(io, spec, "listening"));
   std::unique_ptr<tcp::acceptor> metrics_acceptor;
-  if (opts.metrics) metrics_acceptor = open_acceptor(io, *opts.metrics, "metrics");
+  if (opts.metrics) {
+    metrics_acceptor = open_acceptor(io, *opts.metrics, "metrics");
+    if (!metrics_acceptor->local_endpoint().address().is_loopback())
+      log::warn("the metrics listener is not on loopback: whoever reaches it sees every UUID and its parked "
+                "connections, without authentication; bind it to 127.0.0.1 or put an authenticating proxy in front");
+  }
   if (!opts.user.empty()) drop_privileges(opts.user);
 
   for (auto& a : acceptors) asio::co_spawn(io, accept_loop(*a, st), asio::detached);

@@ -163,7 +163,11 @@ awaitable<void> tls_stream::fill(error_code& ec) {
   // Bulk traffic (a read that filled its space) reads four records at a time.
   const std::size_t want = bulk_ ? io_chunk : first_chunk;
   auto space = in_.prepare(want);
+  // The read may wait or yield with `space` in hand: release_buffers() must
+  // not free it meanwhile.
+  filling_ = true;
   std::size_t n = co_await io_.read_some(asio::buffer(space.data(), want), ec);
+  filling_ = false;
   if (ec) {
     // A FIN without close_notify is a truncation, never a clean end (RFC 8446 §6.1).
     if (ec == asio::error::eof) ec = asio::ssl::error::stream_truncated;
@@ -379,7 +383,7 @@ awaitable<void> tls_stream::shutdown_send(error_code& ec) {
 }
 
 void tls_stream::release_buffers() {
-  in_.release();
+  if (!filling_) in_.release();
   if (!writing_) out_.release();
   // SSL_MODE_RELEASE_BUFFERS (lib/rv/tls.cpp) frees the engine's record
   // buffers as they empty, but not all of them: without this a parked

@@ -61,8 +61,9 @@ class tls_stream final : public byte_stream {
 
   // Frees the buffers of an idle connection, such as a parked one: our byte
   // queues and the TLS engine's record buffers. A stream does this whenever
-  // it waits to read; this is for a caller that stops reading. Does nothing
-  // to a buffer that holds bytes.
+  // it waits to read; this is for a caller that stops reading. Safe at any
+  // time: it does nothing to a buffer that holds bytes, nor to the one a
+  // read is filling (across a wait or a yield).
   void release_buffers();
 
   // Bytes received but not yet returned by read_some.
@@ -85,6 +86,7 @@ class tls_stream final : public byte_stream {
   std::string stashed_reason_;
   bool bulk_ = false;              // a read has filled its space: read io_chunk at a time
   bool writing_ = false;           // a flush waits for room in the socket
+  bool filling_ = false;           // a fill reads into in_'s prepared space
   asio::steady_timer write_done_;  // cancelled when a flush finishes: wakes waiters
   error_code write_error_;
   bool sent_shutdown_ = false;

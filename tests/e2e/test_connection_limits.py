@@ -9,6 +9,7 @@
   TLS client from 127.0.0.2, which is served;
 - --max-connections 4: past it, new connections are closed unread (counted in
   rv_connections_dropped_total), and after they go a tunnel works;
+- the metrics listener keeps at most 16 connections: a 17th idle one is closed at once;
 - --idle-timeout 1: an idle tunnel is aborted (rvconnect exits non-zero, not 0), one that keeps
   talking outlives it; --half-closed-timeout 1: a client that half-closed while the service never
   answers or closes gets its tunnel aborted after about a second."""
@@ -109,6 +110,39 @@ def total(t, uuid, key, echo):
     t.check(r.out == b"after the flood\n", f"echo: {r.out!r}")
 
 
+def metrics_listener(t, uuid, key):
+    """The metrics listener holds at most 16 connections: idle ones past that are closed at once,
+    and it serves scrapes again once they go."""
+    metrics = f"127.0.0.1:{h.free_port()}"
+    server = t.rvserver(t.secrets_file([(uuid, key)]), extra=("--metrics", metrics))
+    server.wait_stdout(r"metrics 127\.0\.0\.1:\d+")
+    host, port = seed.split_addr(metrics)
+    held = [socket.create_connection((host, port), timeout=5) for _ in range(16)]
+    t.on_cleanup(lambda: [s.close() for s in held])
+    extra = socket.create_connection((host, port), timeout=5)
+    extra.settimeout(3)
+    try:
+        data = extra.recv(100)
+        t.check(data == b"", f"a 17th connection to the metrics listener got bytes: {data!r}")
+    except ConnectionResetError:
+        pass  # closed unread
+    except socket.timeout:
+        raise h.Failure("a 17th idle connection to the metrics listener was kept open") from None
+    extra.close()
+    server.wait_stderr(r"connections open to the metrics listener: closing new ones unread", timeout=5)
+    for s in held:
+        s.close()
+    deadline = time.monotonic() + 5
+    for _ in range(100):  # the server notices the closes asynchronously
+        try:
+            if "rv_connections_total" in h.scrape_metrics(metrics, timeout=2):
+                break
+        except OSError:
+            pass
+        t.check(time.monotonic() < deadline, "no scrape served after the idle connections closed")
+        time.sleep(0.05)
+
+
 def silent_handler(conn):
     """Reads and keeps everything, never answers, never closes first."""
     conn.settimeout(30)
@@ -170,6 +204,7 @@ def main(t):
     for name, scenario in (("per source", lambda u, k: per_source(t, u, k)),
                            ("bare connections", lambda u, k: bare_connections(t, u, k)),
                            ("total", lambda u, k: total(t, u, k, echo)),
+                           ("metrics listener", lambda u, k: metrics_listener(t, u, k)),
                            ("deadlines", lambda u, k: deadlines(t, u, k, echo))):
         t.log(f"--- {name}")
         scenario(*t.identity())

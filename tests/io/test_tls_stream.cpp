@@ -369,6 +369,52 @@ BOOST_AUTO_TEST_CASE(key_updates_while_the_writer_is_blocked_do_not_stall_the_re
 }
 
 namespace {
+// Calls release_buffers() on `s` at every turn of the scheduler until `done`.
+awaitable<void> keep_releasing(rv::tls_stream& s, const bool& done, int& calls) {
+  auto ex = co_await asio::this_coro::executor;
+  while (!done) {
+    s.release_buffers();
+    ++calls;
+    co_await asio::post(ex, use_awaitable);
+  }
+}
+
+awaitable<void> read_all_then_flag(rv::byte_stream& s, std::size_t want, std::string& out, error_code& ec,
+                                   bool& done) {
+  co_await read_exactly(s, want, out, ec);
+  done = true;
+}
+}  // namespace
+
+// release_buffers() may come at any time (a caller that stops reading, as a
+// parked connection's owner does), also while a read is filling the stream's
+// queue across a wait or a yield: then it must leave that buffer alone.
+// Before the fix it freed the block the read was filling.
+BOOST_AUTO_TEST_CASE(release_buffers_leaves_a_filling_read_its_buffer) {
+  constexpr std::size_t size = 8 << 20;
+  const std::string data = pattern(size, 11);
+  run([&]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    tls_pair p(ex, ca_client_context(), leaf_server_context());
+    const std::string name = "127.0.0.1";
+    p.client->set_server_name(name);
+    error_code cec, sec;
+    co_await p.handshake(cec, sec);
+    BOOST_TEST_REQUIRE(!cec, p.client->failure_reason());
+    std::string got;
+    error_code wec, rec;
+    bool done = false;
+    int calls = 0;
+    co_await (p.server->write_all(asio::buffer(data), wec) &&
+              read_all_then_flag(*p.client, size, got, rec, done) && keep_releasing(*p.client, done, calls));
+    BOOST_TEST_MESSAGE("release_buffers calls during the transfer: " << calls);
+    BOOST_TEST(!wec, wec.message());
+    BOOST_TEST(!rec, rec.message());
+    BOOST_TEST(compare_bytes(got, data) == "identical");
+  }, 60s);
+}
+
+namespace {
 // A peer that asks for a key update with every byte it sends and never reads
 // (a TLS 1.3 KeyUpdate request obliges the other side to answer with one of
 // its own). Stops at the first failed write, or after `max` of them, and
