@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 
@@ -455,9 +456,8 @@ std::string endpoint_string(const tcp::endpoint& ep) {
   return to_string(endpoint_spec{ep.address().to_string(), ep.port()});
 }
 
-// Binds and listens; prints "WHAT ADDRESS:PORT" on stdout (the real port when
-// 0 was asked) for scripts and tests to read.
-std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const endpoint_spec& spec, const char* what) {
+// Binds and listens.
+std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const endpoint_spec& spec) {
   auto ep = resolve_listen(io, spec);
   auto acceptor = std::make_unique<tcp::acceptor>(io);
   acceptor->open(ep.protocol());
@@ -468,10 +468,15 @@ std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const endpoin
   acceptor->bind(ep, ec);
   if (ec) throw exit_error(exit_code::failure, "cannot listen on " + to_string(spec) + ": " + ec.message());
   acceptor->listen(asio::socket_base::max_listen_connections);
-  auto bound = endpoint_string(acceptor->local_endpoint());
+  return acceptor;
+}
+
+// Prints "WHAT ADDRESS:PORT" on stdout (the real port when 0 was asked) for
+// scripts and tests to read: the server is ready once they see it.
+void announce(const tcp::acceptor& acceptor, const char* what) {
+  auto bound = endpoint_string(acceptor.local_endpoint());
   std::cout << what << ' ' << bound << std::endl;
   log::info(what, " on ", bound);
-  return acceptor;
 }
 
 bool same_secret(const totp_params& a, const totp_params& b) {
@@ -583,43 +588,44 @@ gate_settings gate_settings_of(const options& opts) {
 int run(const options& opts) {
   // Writes to a closed pipe or socket must be errors, not a silent death.
   std::signal(SIGPIPE, SIG_IGN);
-  auto files = load_server_files(opts);
 
   // The state outlives the io_context, whose destructor destroys the session
-  // frames still pending (their connection_slot and parked streams use it)...
-  server_state st{opts,
-                  std::move(files.tls),
-                  std::move(files.secrets),
-                  std::move(files.keys),
-                  registry(opts.max_parked_per_uuid),
-                  registration_gate(gate_settings_of(opts)),
-                  rate_limiter({opts.client_rate, opts.client_burst}),
-                  connection_cap(opts),
-                  {},
-                  {},
-                  {}};
+  // frames still pending (their connection_slot and parked streams use it).
+  // It is made once the listeners are bound and root is dropped.
+  std::optional<server_state> state;
   asio::io_context io(1);
-  // ...but the parked streams it holds are sockets of the io_context: let go of
+  // But the parked streams it holds are sockets of the io_context: let go of
   // them first (their sessions own them too).
   struct release_parked {
-    registry& parking;
-    ~release_parked() { parking.clear(); }
-  } release{st.parking};
+    std::optional<server_state>& state;
+    ~release_parked() {
+      if (state) state->parking.clear();
+    }
+  } release{state};
+
+  // Bind first (a port below 1024 needs root), then drop root, then read the
+  // files as the user who will read them again on SIGHUP: the same owner
+  // and permission checks hold at start and at every reload.
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  for (const auto& spec : opts.listen) acceptors.push_back(open_acceptor(io, spec));
+  std::unique_ptr<tcp::acceptor> metrics_acceptor;
+  if (opts.metrics) metrics_acceptor = open_acceptor(io, *opts.metrics);
+  if (!opts.user.empty()) drop_privileges(opts.user);
+  auto files = load_server_files(opts);
+  auto& st = state.emplace(opts, std::move(files.tls), std::move(files.secrets), std::move(files.keys),
+                           registry(opts.max_parked_per_uuid), registration_gate(gate_settings_of(opts)),
+                           rate_limiter({opts.client_rate, opts.client_burst}), connection_cap(opts));
   log::info(st.secrets.size(), " UUIDs in ", opts.secrets_file);
   if (!opts.client_keys_file.empty())
     log::info(st.keys.size(), " UUIDs take only clients with a key (", opts.client_keys_file, ")");
   log::debug("at most ", st.max_connections, " connections, ", opts.max_connections_per_source, " per address");
-
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  for (const auto& spec : opts.listen) acceptors.push_back(open_acceptor(io, spec, "listening"));
-  std::unique_ptr<tcp::acceptor> metrics_acceptor;
-  if (opts.metrics) {
-    metrics_acceptor = open_acceptor(io, *opts.metrics, "metrics");
+  for (const auto& a : acceptors) announce(*a, "listening");
+  if (metrics_acceptor) {
+    announce(*metrics_acceptor, "metrics");
     if (!metrics_acceptor->local_endpoint().address().is_loopback())
       log::warn("the metrics listener is not on loopback: whoever reaches it sees every UUID and its parked "
                 "connections, without authentication; bind it to 127.0.0.1 or put an authenticating proxy in front");
   }
-  if (!opts.user.empty()) drop_privileges(opts.user);
 
   for (auto& a : acceptors) asio::co_spawn(io, accept_loop(*a, st), asio::detached);
   if (metrics_acceptor)
