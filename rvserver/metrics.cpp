@@ -67,7 +67,7 @@ std::string metrics::render(const registry& parking) const {
   out << "rv_tunnel_bytes_total{direction=\"up\"} " << bytes_up << '\n';
   out << "rv_tunnel_bytes_total{direction=\"down\"} " << bytes_down << '\n';
   family(out, "rv_error_answers_total", "counter", "Error answers sent, by HTTP status.");
-  for (int status : {400, 401, 403, 404, 407, 408, 409, 429, 502, 503, 504}) {
+  for (int status : {400, 401, 403, 404, 407, 408, 409, 421, 429, 502, 503, 504}) {
     auto it = answers.find(status);
     out << "rv_error_answers_total{status=\"" << status << "\"} " << (it == answers.end() ? 0 : it->second)
         << '\n';

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "http_tunnel.hpp"
 #include "metrics.hpp"
 #include "registration_gate.hpp"
 #include "registry.hpp"
@@ -297,6 +298,42 @@ awaitable<void> serve_stream_client(tls_stream& client, std::string& client_buf,
   co_await refuse(st, client, c, 502, "no live hidden server connection for " + uuid);
 }
 
+// Whether a client of this request may have a tunnel: a UUID listed in
+// --client-keys takes only clients with its key (at least 128 bits: checked
+// in constant time, not throttled).
+bool client_key_ok(const server_state& st, const classified_request& req) {
+  auto key = st.keys.find(req.uuid);
+  return key == st.keys.end() || constant_time_equal(key->second, req.client_key);
+}
+
+constexpr std::string_view client_key_refusal =
+    "this UUID takes only clients with its client key (Rendezvous-Client-Key, or the Basic password); none or a "
+    "wrong one was given";
+
+// A later request on an HTTP-mode tunnel, checked as the first was: it must
+// name this tunnel's UUID (421 otherwise: clients send it again on a new
+// connection, where it is routed to its own UUID) and carry its client key.
+std::optional<checked_requests::refusal> check_later_request(const server_state& st, const std::string& uuid,
+                                                             const request_head& head) {
+  auto refusal = [](int status, std::string diagnostic) {
+    return checked_requests::refusal{status, error_response(status, diagnostic), diagnostic};
+  };
+  const auto req = classify(head);
+  switch (req.kind) {
+    case request_kind::http_client:
+      if (req.uuid != uuid)
+        return refusal(421, "this connection is a tunnel to another UUID; send the request on a new connection");
+      if (!client_key_ok(st, req)) return refusal(403, std::string(client_key_refusal));
+      return std::nullopt;
+    case request_kind::challenge:
+      return checked_requests::refusal{401, digest_challenge_response(), "HTTP request without a UUID"};
+    case request_kind::refused:
+      return refusal(req.status, req.diagnostic);
+    default:
+      return refusal(400, "a CONNECT request inside an HTTP-mode tunnel");
+  }
+}
+
 awaitable<void> serve_http_client(tls_stream& client, std::string& client_buf, const request_head& head,
                                   const std::string& uuid, server_state& st, const conn_info& c) {
   const std::string request = forwarded_request(head);
@@ -314,8 +351,19 @@ awaitable<void> serve_http_client(tls_stream& client, std::string& client_buf, c
       log::debug("conn=", p->id, " uuid=", uuid, " parked connection was dead; trying another");
       continue;
     }
-    std::string hidden_buf;
-    co_await tunnel(st, client, client_buf, std::move(p), hidden_buf, c, uuid, "http", request.size());
+    // What the client sent after its head (a body, more requests) goes
+    // through the checks of later requests, not straight on.
+    checked_requests requests(
+        client, head, std::move(client_buf),
+        [&st, &uuid](const request_head& later) { return check_later_request(st, uuid, later); }, st.limits);
+    std::string no_bytes_yet, hidden_buf;
+    co_await tunnel(st, requests, no_bytes_yet, std::move(p), hidden_buf, c, uuid, "http", request.size());
+    if (const auto& r = requests.refused()) {
+      ++st.stats.answers[r->status];
+      // The first request and those passed on after it came before this one.
+      log::info("conn=", c.id, " peer=", c.peer, " uuid=", uuid, " status=", r->status, " for request ",
+                requests.later_requests() + 2, " on the connection: ", r->diagnostic);
+    }
     co_return;
   }
   co_await refuse(st, client, c, 502, "no live hidden server connection for " + uuid);
@@ -361,11 +409,8 @@ awaitable<void> session(tcp::socket socket, server_state& st, connection_slot sl
   c.head_at = steady_clock::now();
   auto req = classify(head);
   if (req.kind == request_kind::connect_client || req.kind == request_kind::http_client) {
-    // Keys are at least 128 bits: checked in constant time, not throttled.
-    if (auto key = st.keys.find(req.uuid); key != st.keys.end() && !constant_time_equal(key->second, req.client_key)) {
-      co_await refuse(st, *stream, c, 403,
-                      "this UUID takes only clients with its client key (Rendezvous-Client-Key, or the Basic "
-                      "password); none or a wrong one was given");
+    if (!client_key_ok(st, req)) {
+      co_await refuse(st, *stream, c, 403, std::string(client_key_refusal));
       co_return;
     }
     // One address must not drain a UUID's pool by taking parked connections

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "rv/base64.hpp"
+#include "rv/http_body.hpp"
 
 namespace rv {
 namespace {
@@ -177,6 +178,8 @@ classified_request classify(const request_head& head) {
     return refuse(400, "both Content-Length and Transfer-Encoding");
   if (count_fields(head.fields, "Content-Length") > 1) return refuse(400, "more than one Content-Length field");
   if (head.method == "CONNECT") return classify_connect(head);
+  // The relay follows each request to the next one's head (rvserver/http_tunnel.hpp).
+  if (!request_body_framing(head)) return refuse(400, "the request body's length cannot be determined");
 
   classified_request r;
   if (const std::string* key = head.find(client_key_field)) r.client_key = *key;
@@ -189,8 +192,7 @@ classified_request classify(const request_head& head) {
     r.uuid = std::move(*user);
     return r;
   }
-  const std::string* connection = head.find("Connection");
-  if (connection && has_token(*connection, "upgrade")) {
+  if (asks_upgrade(head)) {
     if (auto id = query_param(head.target, "rendezvous")) {
       if (!valid_uuid(*id)) return refuse(400, "invalid UUID");
       r.kind = request_kind::http_client;
@@ -227,6 +229,11 @@ std::optional<basic_credentials> basic(std::string_view value) {
   return basic_credentials{text.substr(0, colon), text.substr(colon + 1)};
 }
 }  // namespace
+
+bool asks_upgrade(const request_head& head) {
+  const std::string* connection = head.find("Connection");
+  return connection && has_token(*connection, "upgrade");
+}
 
 std::optional<std::string> authorization_user(std::string_view value) {
   auto [scheme, rest] = split_scheme(value);

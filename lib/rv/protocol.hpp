@@ -55,8 +55,13 @@ struct classified_request {
 //   else from "?rendezvous=ID" when "Connection: Upgrade" is present -> http_client;
 //   an Authorization that names no UUID -> refused 400; nothing -> challenge.
 // - more than one Host, Authorization or Content-Length field, or Content-Length
-//   with Transfer-Encoding -> refused 400.
+//   with Transfer-Encoding -> refused 400; so is any other request whose body
+//   length cannot be determined (http_body.hpp).
 classified_request classify(const request_head& head);
+
+// "upgrade" among the Connection options (RFC 9110 §7.8): if the server
+// agrees, the connection stops carrying HTTP after this request.
+bool asks_upgrade(const request_head& head);
 
 // The user name in an Authorization value: `Digest username="ID", ...` or
 // `Basic base64(ID:password)`. nullopt when there is none or it is malformed.

@@ -122,6 +122,15 @@ BOOST_AUTO_TEST_CASE(classify_follows_the_protocol_tables) {
       {"duplicate Authorization",
        "GET / HTTP/1.1\r\nAuthorization: Basic YWJjOng=\r\nAuthorization: Basic YWJjOng=\r\n\r\n",
        request_kind::refused, "", 400},
+      // The relay must find where each request ends (RFC 9112 §6.3).
+      {"a Transfer-Encoding that does not end in chunked",
+       "POST / HTTP/1.1\r\nAuthorization: Basic YWJjOng=\r\nTransfer-Encoding: gzip\r\n\r\n",
+       request_kind::refused, "", 400},
+      {"a Content-Length that is not a number",
+       "POST / HTTP/1.1\r\nAuthorization: Basic YWJjOng=\r\nContent-Length: 1e3\r\n\r\n",
+       request_kind::refused, "", 400},
+      {"chunked", "POST / HTTP/1.1\r\nAuthorization: Basic YWJjOng=\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+       request_kind::http_client, "abc"},
   };
   for (const auto& c : cases) BOOST_TEST_CONTEXT(c.name) {
       auto r = rv::classify(parse(c.head));
