@@ -87,7 +87,9 @@ awaitable<tunnel> open_tunnel(const options& o, const ssl_ctx_ptr& tls) {
                        "no hidden server is registered for " + o.uuid + " at " + server + detail +
                            "; is rvhidden running there?" + o.names_note);
     case 502:
-      throw exit_error(exit_code::service_down, "the hidden side could not reach its local service" + detail);
+      // The hidden side's own words follow: rvhidden's say whether its local
+      // service was down or it was at --max-tunnels.
+      throw exit_error(exit_code::service_down, "the hidden side could not serve the tunnel" + detail);
     case 504:
       throw exit_error(exit_code::service_down, "the hidden server did not answer in time" + detail);
     default:

@@ -60,7 +60,8 @@ constexpr std::string_view epilogue =
     "  1  runtime failure (network, TLS, the tunnel was aborted)\n"
     "  2  bad usage or configuration (also: an argument that is neither a NAME nor a UUID)\n"
     "  3  no hidden server is registered for UUID (404)\n"
-    "  4  the hidden side could not reach its local service (502, 504)\n"
+    "  4  the hidden side could not serve the tunnel: its local service is down, or\n"
+    "     rvhidden is at its tunnel cap (502), or it did not answer in time (504)\n"
     "  5  the rendezvous server refused the request otherwise\n";
 
 // 8-4-4-4-12 hex digits: what a 404 need not explain when no name matched.

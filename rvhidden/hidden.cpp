@@ -10,6 +10,7 @@
 
 #include "rv/error.hpp"
 #include "rv/io.hpp"
+#include "rv/limits.hpp"
 #include "rv/log.hpp"
 #include "rv/memory.hpp"
 #include "rv/protocol.hpp"
@@ -31,6 +32,11 @@ struct shared_state {
   std::uint64_t next_tunnel = 1;
   std::uint64_t registrations = 0;  // parked so far, all services (for trim_memory_every)
   std::mt19937 rng{std::random_device{}()};
+  std::size_t max_tunnels = 0;   // set by run(): --max-tunnels, or a default from the descriptor limit
+  std::size_t tunnels_open = 0;  // all services
+  // Refusals at a cap: one warning, then a count a minute while it lasts.
+  steady_clock::time_point refusal_logged{};
+  std::uint64_t refusals_unlogged = 0;
 };
 
 // Whether the server hands out pool credentials (PROTOCOL.md extension);
@@ -58,6 +64,7 @@ struct hidden_state {
   std::optional<std::uint64_t> last_code_step;  // the TOTP step of the last code sent
   bool reused_codes_ok = true;       // false once the server refused a code we had sent before
   milliseconds retry_after{0};       // from the server's last 429
+  std::size_t tunnels_open = 0;      // this service's (--max-tunnels-per-service)
 };
 
 // How a slot proves itself this time: a credential, or a code.
@@ -169,27 +176,91 @@ void report_success(hidden_state& st) {
   }
 }
 
-// The answer a hidden server gives to a stream-mode arrival notice.
-std::string bad_gateway(std::string_view diagnostic) { return error_response(502, diagnostic); }
+// Counts a tunnel against --max-tunnels and --max-tunnels-per-service while
+// it lives.
+class tunnel_slot {
+ public:
+  explicit tunnel_slot(hidden_state& st) : st_(st) {
+    ++st_.tunnels_open;
+    ++st_.shared.tunnels_open;
+  }
+  ~tunnel_slot() {
+    --st_.tunnels_open;
+    --st_.shared.tunnels_open;
+  }
+  tunnel_slot(const tunnel_slot&) = delete;
+  tunnel_slot& operator=(const tunnel_slot&) = delete;
+
+ private:
+  hidden_state& st_;
+};
+
+// Why a client arriving now must be refused, or "" when it may have a tunnel.
+// The client reads this: it names the cap, not how many tunnels are open.
+std::string over_tunnel_cap(const hidden_state& st) {
+  const auto& sh = st.shared;
+  if (sh.tunnels_open >= sh.max_tunnels) return "rvhidden is at --max-tunnels, all its tunnels are in use; try again later";
+  const unsigned per_service = sh.opts.max_tunnels_per_service;
+  if (per_service > 0 && st.tunnels_open >= per_service)
+    return "rvhidden is at --max-tunnels-per-service for this UUID; try again later";
+  return {};
+}
+
+// A refusal at a cap is logged as a warning once a minute at most (with the
+// count since), else at info: a client that keeps knocking must not flood the log.
+void log_refusal(hidden_state& st, std::uint64_t id, const std::string& client, const std::string& why) {
+  auto& sh = st.shared;
+  const auto now = steady_clock::now();
+  const auto open = " (" + std::to_string(sh.tunnels_open) + " tunnels open, " + std::to_string(st.tunnels_open) +
+                    " for this UUID)";
+  if (now - sh.refusal_logged < 60s) {
+    ++sh.refusals_unlogged;
+    log::info("tunnel=", id, " uuid=", st.svc.uuid, " client=", client, " refused: ", why, open);
+    return;
+  }
+  log::warn("tunnel=", id, " uuid=", st.svc.uuid, " client=", client, " refused: ", why, open,
+            "; raise the cap if this load is legitimate (each tunnel costs two descriptors)",
+            sh.refusals_unlogged ? " (" + std::to_string(sh.refusals_unlogged) + " more refused since the last warning)"
+                                 : std::string());
+  sh.refusal_logged = now;
+  sh.refusals_unlogged = 0;
+}
+
+// Turns an arriving client away. In stream mode this answers the notice, and
+// rvserver passes our answer on to the client as a 502 with our diagnostic;
+// in http mode it is the HTTP client's answer; a seed server's client, whose
+// first bytes are already here, learns nothing but a close.
+awaitable<void> refuse_arrival(tls_stream& tunnel, const std::string& mode, int status, const std::string& why) {
+  if (mode != "stream" && mode != "http") {
+    tunnel.abort();
+    co_return;
+  }
+  error_code ignored;
+  const auto answer = error_response(status, why);
+  co_await within(5s, tunnel.write_all(asio::buffer(answer), ignored));
+  co_await within(5s, tunnel.shutdown_send(ignored));
+}
 
 // One client's tunnel: dial the local service, answer the notice, relay.
 awaitable<void> serve_arrival(std::unique_ptr<tls_stream> tunnel, std::string first_bytes, std::string mode,
                               std::string client, hidden_state& st) {
   const auto id = st.shared.next_tunnel++;
+  // Past the cap a tunnel would spend the descriptors that re-parking needs
+  // (EMFILE), and every client would lose; only this one is refused.
+  const std::string over_cap = over_tunnel_cap(st);
+  if (!over_cap.empty()) {
+    log_refusal(st, id, client, over_cap);
+    co_await refuse_arrival(*tunnel, mode, 503, over_cap);
+    co_return;
+  }
+  tunnel_slot counted(st);
   error_code ec;
   auto local = co_await dial(st.svc.forward, st.shared.opts.connect_timeout, ec);
   if (ec) {
     auto why = "cannot reach the local service " + to_string(st.svc.forward) + ": " + ec.message();
     log::warn("tunnel=", id, " uuid=", st.svc.uuid, " client=", client, " ", why);
-    error_code ignored;
-    if (mode == "stream" || mode == "http") {
-      // In http mode the client speaks HTTP: the same 502 is a fine answer.
-      auto answer = bad_gateway(why);
-      co_await within(5s, tunnel->write_all(asio::buffer(answer), ignored));
-      co_await within(5s, tunnel->shutdown_send(ignored));
-    } else {
-      tunnel->abort();  // seed mode: nothing to say but a close
-    }
+    // In http mode the client speaks HTTP: the same 502 is a fine answer.
+    co_await refuse_arrival(*tunnel, mode, 502, why);
     co_return;
   }
   if (mode == "stream") {
@@ -386,10 +457,45 @@ awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
   }
 }
 
+// Each tunnel holds two descriptors (its leg to the server and its local
+// connection), each parked slot one, and these are kept for the rest: stdio,
+// epoll, timers, the signal pipe, the resolver's files and sockets, the CA
+// files OpenSSL opens while verifying.
+constexpr std::size_t reserved_descriptors = 32;
+// Enough for a busy machine's ssh and web clients; each tunnel also holds its
+// TLS state, tens of KiB.
+constexpr std::size_t default_max_tunnels = 1024;
+
+// --max-tunnels, or the default: what the descriptor limit leaves beside the
+// parked slots and the reserve, at most default_max_tunnels.
+std::size_t tunnel_cap(const options& opts, std::size_t limit) {
+  const std::size_t parked = std::size_t{opts.pool} * opts.services.size();
+  std::size_t fit = default_max_tunnels;
+  if (limit != unlimited_descriptors)
+    fit = limit > reserved_descriptors + parked ? (limit - reserved_descriptors - parked) / 2 : 0;
+  if (opts.max_tunnels) {
+    const std::size_t wanted = *opts.max_tunnels;
+    if (wanted > fit)
+      log::warn("--max-tunnels ", wanted, " needs about ", 2 * wanted + parked + reserved_descriptors,
+                " descriptors, more than the limit of ", limit, ": past ", fit,
+                " tunnels rvhidden may fail to park again (EMFILE); raise the limit (ulimit -n, "
+                "LimitNOFILE=) or lower --max-tunnels");
+    return wanted;
+  }
+  if (fit == 0) {
+    log::warn("the descriptor limit of ", limit, " leaves no room for tunnels beside ", parked,
+              " parked connections; allowing 1 tunnel at a time: raise the limit (ulimit -n, LimitNOFILE=) "
+              "or lower --pool");
+    return 1;
+  }
+  return std::min(default_max_tunnels, fit);
+}
+
 }  // namespace
 
 int run(const options& opts) {
   std::signal(SIGPIPE, SIG_IGN);
+  const std::size_t descriptors = raise_descriptor_limit();
   auto secrets = load_secrets_file(opts.secrets_file);
   for (const auto& svc : opts.services)
     if (!secrets.count(svc.uuid)) throw config_error("no line for uuid " + svc.uuid + " in " + opts.secrets_file);
@@ -398,6 +504,8 @@ int run(const options& opts) {
   // The state is declared before the io_context so that it outlives the pool
   // slot and tunnel frames the io_context's destructor destroys.
   shared_state shared{opts, tls, to_string(opts.server)};
+  shared.max_tunnels = tunnel_cap(opts, descriptors);
+  log::debug("at most ", shared.max_tunnels, " tunnels at once; descriptor limit ", descriptors);
   // A deque: the slots hold references to its elements.
   std::deque<hidden_state> services;
   for (const auto& svc : opts.services) {

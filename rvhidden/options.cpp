@@ -47,6 +47,12 @@ constexpr std::string_view epilogue =
     "The server's certificate is checked against the system CA store unless --ca-file or\n"
     "--pin is given; there is no way to skip the check.\n"
     "\n"
+    "Each tunnel costs two descriptors, each parked connection one: rvhidden raises its\n"
+    "soft descriptor limit to the hard one at start. A client that arrives while\n"
+    "--max-tunnels (or --max-tunnels-per-service) tunnels are open is refused: rvconnect\n"
+    "exits 4 with a message that names the option, an HTTP client gets 503, a seed\n"
+    "server's client a close. The parked connections stay, and so do the other tunnels.\n"
+    "\n"
     "Exit status:\n"
     "  0  stopped by SIGINT or SIGTERM\n"
     "  1  runtime failure\n"
@@ -90,7 +96,12 @@ std::optional<options> parse_options(int argc, char** argv) {
       ("keepalive", po::value<unsigned>()->value_name("SECONDS")->default_value(20),
        "TCP keepalive idle time: keeps NAT mappings of parked connections alive")
       ("max-backoff", po::value<unsigned>()->value_name("SECONDS")->default_value(60),
-       "longest wait between reconnection attempts");
+       "longest wait between reconnection attempts")
+      ("max-tunnels", po::value<unsigned>()->value_name("N"),
+       "tunnels open at once, all UUIDs together; past it a client is refused (default: 1024, or "
+       "fewer when the descriptor limit allows fewer)")
+      ("max-tunnels-per-service", po::value<unsigned>()->value_name("N"),
+       "tunnels open at once for any one UUID (default: no cap beyond --max-tunnels)");
   const rv::cli::default_sources defaults{{{"RV_SERVER", "server"},
                                            {"RV_CA_FILE", "ca-file"},
                                            {"RV_PIN", "pin"},
@@ -135,6 +146,14 @@ std::optional<options> parse_options(int argc, char** argv) {
   if (o.pool < 1 || o.pool > 256) throw rv::config_error("--pool must be between 1 and 256");
   o.keepalive = std::chrono::seconds(std::max(1u, vm["keepalive"].as<unsigned>()));
   o.backoff_max = std::chrono::seconds(std::max(1u, vm["max-backoff"].as<unsigned>()));
+  if (vm.count("max-tunnels")) {
+    o.max_tunnels = vm["max-tunnels"].as<unsigned>();
+    if (*o.max_tunnels < 1) throw rv::config_error("--max-tunnels must be at least 1");
+  }
+  if (vm.count("max-tunnels-per-service")) {
+    o.max_tunnels_per_service = vm["max-tunnels-per-service"].as<unsigned>();
+    if (o.max_tunnels_per_service < 1) throw rv::config_error("--max-tunnels-per-service must be at least 1");
+  }
   return o;
 }
 

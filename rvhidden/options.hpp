@@ -21,6 +21,10 @@ struct options : rv::cli::server_access {
   std::vector<service> services;  // at least one; distinct UUIDs
   std::string secrets_file;       // holds a line for each service's UUID
   unsigned pool = 4;              // per service
+  // Tunnels open at once, all services: unset means the default that run()
+  // derives from the descriptor limit. Per service: 0 means no cap of its own.
+  std::optional<unsigned> max_tunnels;
+  unsigned max_tunnels_per_service = 0;
   std::chrono::seconds keepalive{20};
   std::chrono::milliseconds backoff_min{1000};
   std::chrono::milliseconds backoff_max{60000};

@@ -18,3 +18,5 @@ complete -c rvhidden -l server-name -x -a '(__fish_print_hostnames)' -d 'Name th
 complete -c rvhidden -l connect-timeout -x -d 'Deadline for connecting, handshake and answer (default 10)'
 complete -c rvhidden -l keepalive -x -d 'TCP keepalive idle time (default 20)'
 complete -c rvhidden -l max-backoff -x -d 'Longest wait between reconnection attempts (default 60)'
+complete -c rvhidden -l max-tunnels -x -d 'Tunnels open at once, all UUIDs (default 1024, or what the descriptor limit allows)'
+complete -c rvhidden -l max-tunnels-per-service -x -d 'Tunnels open at once for any one UUID'
