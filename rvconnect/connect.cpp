@@ -4,9 +4,11 @@
 #include <csignal>
 #include <iostream>
 
+#include "diagnostic.hpp"
 #include "rv/error.hpp"
 #include "rv/io.hpp"
 #include "rv/log.hpp"
+#include "rv/printable.hpp"
 #include "rv/protocol.hpp"
 #include "rv/relay.hpp"
 #include "rv/tls_stream.hpp"
@@ -20,28 +22,6 @@ struct tunnel {
   std::unique_ptr<tls_stream> stream;
   std::string early;  // tunnel bytes that arrived with the server's answer
 };
-
-// The "diagnostic" string of an error body {"error":{...,"diagnostic":"..."}}.
-std::string json_diagnostic(std::string_view body) {
-  constexpr std::string_view key = "\"diagnostic\":\"";
-  auto at = body.find(key);
-  if (at == std::string_view::npos) return {};
-  std::string out;
-  for (auto i = at + key.size(); i < body.size(); ++i) {
-    char ch = body[i];
-    if (ch == '"') break;
-    if (ch == '\\' && i + 1 < body.size()) {
-      ch = body[++i];
-      if (ch == 'n') ch = ' ';
-      if (ch == 'u') {  // control characters: not worth decoding in a message
-        i += 4;
-        ch = '?';
-      }
-    }
-    if (static_cast<unsigned char>(ch) >= 0x20) out += ch;
-  }
-  return out;
-}
 
 // " (404: UUID not registered)" for an error message.
 std::string refusal_detail(int status, std::string_view body) {
@@ -75,7 +55,7 @@ awaitable<tunnel> open_tunnel(const options& o, const ssl_ctx_ptr& tls) {
   if (ec) throw exit_error(exit_code::failure, "the server " + server + " closed the connection: " + ec.message());
   if (parsed->status != parse_status::good)
     throw exit_error(exit_code::failure, "malformed answer from " + server + ": " + parsed->error);
-  log::debug("the server answered ", answer.status, " ", answer.reason);
+  log::debug("the server answered ", answer.status, " ", printable(answer.reason));
   if (answer.status == 200) co_return tunnel{std::move(stream), std::move(buf)};
 
   std::string body;

@@ -13,6 +13,7 @@
 #include "rv/limits.hpp"
 #include "rv/log.hpp"
 #include "rv/memory.hpp"
+#include "rv/printable.hpp"
 #include "rv/protocol.hpp"
 #include "rv/relay.hpp"
 #include "rv/secrets.hpp"
@@ -360,7 +361,7 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
     co_return park_outcome::unauthorized;
   }
   if (answer.status != 200) {
-    report_failure(st, "the server answered " + std::to_string(answer.status) + " " + answer.reason +
+    report_failure(st, "the server answered " + std::to_string(answer.status) + " " + printable(answer.reason) +
                            " to the registration of uuid=" + uuid);
     co_return park_outcome::failed;
   }
@@ -393,9 +394,9 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
     const std::string* mode = notice.find(mode_field);
     const std::string* client = notice.find(client_field);
     std::string m = value_or(mode, "stream");
-    std::string who = value_or(client, "?");
+    std::string who = printable(value_or(client, "?"));
     if (m != "stream" && m != "http") {
-      log::warn("unknown Rendezvous-Mode '", m, "' in an arrival notice; closing it");
+      log::warn("unknown Rendezvous-Mode '", printable(m), "' in an arrival notice; closing it");
       co_return park_outcome::lost;
     }
     asio::co_spawn(co_await asio::this_coro::executor,
