@@ -387,10 +387,19 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
     auto [we] = co_await stream->socket().async_wait(tcp::socket::wait_read, nothrow);
     if (we) co_return park_outcome::lost;
   }
+  // From the first byte on, the rest follows at once or never: a server that
+  // sends half a notice (or half a TLS record) and stalls must not hold this
+  // slot for good, so the read has --connect-timeout.
+  const auto late = "from " + server + " did not come whole within --connect-timeout (" +
+                    std::to_string(o.connect_timeout.count()) + " s); parking again";
   if (notices) {
     response_head notice;
-    auto got = co_await read_head(*stream, buf, notice, {}, ec);
-    if (ec || got.status != parse_status::good || notice.status != 200) co_return park_outcome::lost;
+    auto got = co_await within(o.connect_timeout, read_head(*stream, buf, notice, {}, ec));
+    if (!got) {
+      report_failure(st, "an arrival notice " + late);
+      co_return park_outcome::lost;
+    }
+    if (ec || got->status != parse_status::good || notice.status != 200) co_return park_outcome::lost;
     const std::string* mode = notice.find(mode_field);
     const std::string* client = notice.find(client_field);
     std::string m = value_or(mode, "stream");
@@ -406,9 +415,13 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
   // Seed server: the first client byte is the arrival.
   if (buf.empty()) {
     buf.resize(16 * 1024);
-    std::size_t n = co_await stream->read_some(asio::buffer(buf), ec);
-    buf.resize(n);
-    if (n == 0) co_return park_outcome::superseded;
+    auto n = co_await within(o.connect_timeout, stream->read_some(asio::buffer(buf), ec));
+    if (!n) {
+      report_failure(st, "a client's first bytes " + late);
+      co_return park_outcome::lost;
+    }
+    buf.resize(*n);
+    if (*n == 0) co_return park_outcome::superseded;
   }
   std::string mode = "seed", who = "?";
   asio::co_spawn(co_await asio::this_coro::executor,

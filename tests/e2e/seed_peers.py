@@ -740,3 +740,74 @@ class SeedRendezvousServer:
             p.close()
             return
         pump(s, p, self.stop_event, self.errors.append)
+
+
+# ----------------------------------------------------------------------------- scripted rendezvous server
+
+class ScriptedRendezvousServer:
+    """A rendezvous server whose answers a test writes: for the n-th registration (0-based) it calls
+    `answer(n, head, stream)` in the connection's thread, after the TLS handshake and the request
+    head. The head is recorded first (`heads`, in order of arrival); whatever `answer` leaves open
+    stays open (a stalled peer) until stop(). For hostile-server tests of rvhidden."""
+
+    def __init__(self, certfile, keyfile, answer, host="127.0.0.1"):
+        self.tls = server_tls_context(certfile, keyfile)
+        self.answer = answer
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind((host, 0))
+        self.listener.listen(64)
+        self.addr = f"{host}:{self.listener.getsockname()[1]}"
+        self.cond = threading.Condition()
+        self.heads = []   # (monotonic time, request head) of each registration
+        self.errors = []
+        self.stop_event = threading.Event()
+        self._streams = []
+        self.thread = threading.Thread(target=self._accept_loop, name="scripted-server", daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def wait_heads(self, count, timeout=10.0):
+        """Waits until `count` registrations have come; returns their heads. TimeoutError if not."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.heads) >= count, timeout):
+                raise TimeoutError(f"scripted server: {len(self.heads)} registrations, wanted {count} "
+                                   f"within {timeout} s; errors {self.errors[-3:]}")
+            return [head for _, head in self.heads]
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join(5)
+        self.listener.close()
+        with self.cond:
+            for s in self._streams:
+                s.close()
+
+    def _accept_loop(self):
+        while not self.stop_event.is_set():
+            r, _, _ = select.select([self.listener], [], [], 0.2)
+            if not r:
+                continue
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._serve, args=(sock,), name="scripted-conn", daemon=True).start()
+
+    def _serve(self, sock):
+        deadline = time.monotonic() + 10
+        s = Stream(sock, self.tls, server_side=True)
+        with self.cond:
+            self._streams.append(s)
+        try:
+            s.handshake(deadline)
+            head = s.read_head(deadline)
+            with self.cond:
+                n = len(self.heads)
+                self.heads.append((time.monotonic(), head))
+                self.cond.notify_all()
+            self.answer(n, head, s)
+        except Exception as e:  # noqa: BLE001 - the test reads errors when it fails
+            self.errors.append(repr(e))
+            s.close()
