@@ -1,7 +1,7 @@
 // rvhidden: pool slots that register and park, and the tunnels they hand off.
 #include "hidden.hpp"
 
-#include <charconv>
+#include <algorithm>
 #include <csignal>
 #include <ctime>
 #include <deque>
@@ -110,20 +110,31 @@ struct code_in_flight_guard {
   }
 };
 
-// A field holding a number of seconds (Max-Age, Retry-After); 0 when it is
-// absent or not a number.
-long seconds_field(const response_head& answer, std::string_view name) {
+// A field holding a number of seconds (Max-Age, Retry-After), at most `cap`:
+// the server's number is added to a clock, and a big one would overflow it
+// (undefined behaviour), so larger numbers, however many digits, count as
+// `cap`. 0 when the field is absent or not all digits.
+long seconds_field(const response_head& answer, std::string_view name, long cap) {
   const std::string* value = answer.find(name);
+  if (!value || value->empty()) return 0;
   long secs = 0;
-  if (value) std::from_chars(value->data(), value->data() + value->size(), secs);
+  for (const char c : *value) {
+    if (c < '0' || c > '9') return 0;
+    secs = std::min(cap, secs * 10 + (c - '0'));
+  }
   return secs;
 }
+
+// A pool credential is kept at most a day, whatever Max-Age says: ours live
+// minutes, and a server that no longer takes one answers 401, after which the
+// next registration sends a code.
+constexpr long max_credential_age = 24 * 3600;
 
 // Remembers a credential from a 200, with a margin so that it is not
 // presented in its last seconds.
 void keep_credential(hidden_state& st, const response_head& answer) {
   const std::string* credential = answer.find(credential_field);
-  const long seconds_left = seconds_field(answer, credential_age_field);
+  const long seconds_left = seconds_field(answer, credential_age_field, max_credential_age);
   if (!credential || credential->empty() || seconds_left <= 0) return;
   st.credential = *credential;
   st.credential_until = steady_clock::now() + seconds(seconds_left) - std::min(seconds(seconds_left / 4), seconds(60));
@@ -131,7 +142,7 @@ void keep_credential(hidden_state& st, const response_head& answer) {
 
 // Retry-After in seconds (RFC 9110 §10.2.3; we never send the date form), at most an hour.
 milliseconds retry_after_of(const response_head& answer) {
-  return milliseconds(std::clamp<long>(seconds_field(answer, "Retry-After"), 1, 3600) * 1000);
+  return milliseconds(std::clamp<long>(seconds_field(answer, "Retry-After", 3600), 1, 3600) * 1000);
 }
 
 // Jittered exponential backoff: spreads reconnections so that a restarted
