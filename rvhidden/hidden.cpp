@@ -48,12 +48,14 @@ enum class credential_support { unknown, issued, none };
 // owns one per service, each outliving its slots and tunnels.
 struct hidden_state {
   hidden_state(shared_state& sh, const service& sv, totp_params p, unsigned pool)
-      : shared(sh), svc(sv), secret(std::move(p)), pool_size(pool) {}
+      : shared(sh), svc(sv), secret(std::move(p)), pool_size(pool), slots_running(pool) {}
 
   shared_state& shared;
   const service& svc;
   totp_params secret;
   unsigned pool_size;        // drops to 1 against a seed server (PROTOCOL.md notes)
+  unsigned slots_running;    // pool_slot loops still going: pool_size once surplus slots have stopped
+  unsigned newest_slot = 0;  // whose registration was answered last: the one a seed server keeps
   std::string last_failure;  // repeated failures are logged once, not per slot
 
   // The pool credential: with it, slots fill without using a TOTP code twice
@@ -166,6 +168,7 @@ enum class park_outcome {
   taken,           // a client arrived; its tunnel runs on its own
   lost,            // the parked connection closed without a client
   superseded,      // the same, on a seed server: it keeps one per UUID
+  surplus,         // a seed server, and another slot's registration is the newest: ours would evict it
   failed,          // could not connect, handshake or register: back off
   unauthorized,    // 401: the secret or the clock is wrong; back off long
   throttled,       // 429: wait as long as the server said (st.retry_after)
@@ -179,6 +182,24 @@ void report_failure(hidden_state& st, const std::string& what) {
   } else {
     log::debug(what);
   }
+}
+
+// A seed server keeps one parked connection per UUID, the newest (PROTOCOL.md
+// notes), so a pool there is one slot: another slot's registration would
+// evict the parked one, whose slot would then register and evict it back.
+void use_one_slot(hidden_state& st, std::string_view why) {
+  if (st.pool_size == 1) return;
+  log::info("uuid=", st.svc.uuid, " ", why, ": a seed-protocol server, which keeps one parked connection per UUID; "
+            "using a pool of 1");
+  st.pool_size = 1;
+}
+
+// Whether `slot` should stop rather than register (again): more slots run
+// than the pool holds, and another slot's registration is the newest, the one
+// a seed server keeps. Its connection may be parked, or taken by a client and
+// being replaced: either way a registration from this slot would evict it.
+bool surplus_slot(const hidden_state& st, unsigned slot) {
+  return st.slots_running > st.pool_size && st.newest_slot != slot;
 }
 
 void report_success(hidden_state& st) {
@@ -328,6 +349,9 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
 
   const auto& uuid = st.svc.uuid;
   const auto auth = co_await choose_auth(st);
+  // Waiting for another slot's credential, this slot may have learned that
+  // the server is a seed server, where its registration would do harm.
+  if (surplus_slot(st, slot)) co_return park_outcome::surplus;
   code_in_flight_guard in_flight{st, auth.in_flight};
   registration r;
   r.uuid = uuid;
@@ -385,6 +409,10 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
   const bool notices = notify && *notify == "1";
   report_success(st);
   ++st.shared.registrations;
+  st.newest_slot = slot;
+  // Known now, not only once a parked connection is evicted: the slots still
+  // waiting to register then stop instead of evicting this one.
+  if (!notices) use_one_slot(st, "the server offers no arrival notices");
   log::info("parked uuid=", uuid, " slot=", slot, " server=", server, notices ? "" : " (seed server: no notices)");
 
   // Idle until the first byte arrives (the arrival notice, or a seed
@@ -440,10 +468,15 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
   co_return park_outcome::taken;
 }
 
+// Registers, parks and re-parks until stopped, or until it is a slot too many
+// for a seed server: then every slot but the newest registration's stops. The
+// choice is never by slot number, which made slot 0, evicted by a newer
+// registration of slot 3, register again and evict slot 3's in turn.
 awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
   backoff wait(st.shared.opts.backoff_min, st.shared.opts.backoff_max);
   asio::steady_timer timer(co_await asio::this_coro::executor);
-  while (slot < st.pool_size) {
+  bool stop = false;
+  while (!stop && !surplus_slot(st, slot)) {
     auto outcome = park_outcome::failed;
     try {
       outcome = co_await park_once(st, slot);
@@ -457,12 +490,20 @@ awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
         wait.reset();
         continue;  // refill at once
       case park_outcome::superseded:
-        // Our next registration closed this one: a pool would only churn.
-        if (st.pool_size > 1) {
-          log::info("the server keeps one parked connection per UUID (seed protocol); using a pool of 1");
-          st.pool_size = 1;
+        // A newer registration closed this one. Another slot's, the newest:
+        // that one holds the place now and this slot stops. Someone else's
+        // (another hidden server for this UUID): back off, so that the two do
+        // not take turns evicting each other at full speed.
+        use_one_slot(st, "a newer registration closed a parked connection");
+        if (surplus_slot(st, slot)) {
+          stop = true;
+          continue;
         }
-        [[fallthrough]];
+        pause = wait.next(st.shared.rng);
+        break;
+      case park_outcome::surplus:
+        stop = true;
+        continue;
       case park_outcome::lost:
       case park_outcome::failed:
         pause = wait.next(st.shared.rng);
@@ -480,6 +521,9 @@ awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
     timer.expires_after(pause);
     co_await timer.async_wait(nothrow);
   }
+  --st.slots_running;
+  log::debug("uuid=", st.svc.uuid, " slot=", slot, " stops: the server keeps one parked connection per UUID, "
+             "and another slot holds it");
 }
 
 // Each tunnel holds two descriptors (its leg to the server and its local
