@@ -30,7 +30,10 @@ gate_result registration_gate::check(const registration_attempt& a, clock_time n
     }
   }
   auto wait = by_source_.retry_after(a.source, now);
-  if (wait.count() == 0 && !trusted(uuid, a.source, now)) wait = by_uuid_.retry_after(uuid, now);
+  if (wait.count() == 0 && !trusted(uuid, a.source, now)) {
+    if (!a.block.empty()) wait = by_block_.retry_after(a.block, now);
+    if (wait.count() == 0) wait = by_uuid_.retry_after(uuid, now);
+  }
   if (wait.count() > 0) return {verdict::throttled, wait};
   if (!a.credential.empty()) return {verdict::credential_refused};
 
@@ -46,6 +49,7 @@ gate_result registration_gate::check(const registration_attempt& a, clock_time n
 
 void registration_gate::failed(const registration_attempt& a, clock_time now) {
   by_source_.failed(a.source, now);
+  if (!a.block.empty()) by_block_.failed(a.block, now);
   by_uuid_.failed(std::string(a.uuid), now);
 }
 

@@ -4,9 +4,9 @@
 //
 // The per-UUID throttle stops a guesser who spreads over many addresses, but
 // it must not lock the real hidden server out: addresses that registered the
-// UUID successfully in the last day are exempt from it (never from their own
-// per-source throttle), and a success forgives none of the failures (they
-// were guesses all the same). A valid pool credential passes before any
+// UUID successfully in the last day are exempt from it and from their IPv6
+// /48's throttle (never from their own per-source throttle), and a success
+// forgives none of the failures (they were guesses all the same). A valid pool credential passes before any
 // throttle: it proves a code registration already, and a neighbour's
 // failures at the same address must not hold back a pool's refills. Unknown
 // UUIDs are throttled like known ones and checked against a decoy secret at
@@ -27,6 +27,7 @@ namespace rvserver {
 
 struct gate_settings {
   throttle_policy per_source{};
+  throttle_policy per_block{.free_failures = 5 * block_share};  // IPv6 /48s (block_key)
   throttle_policy per_uuid{.free_failures = 20, .first_delay = milliseconds(1000), .max_delay = milliseconds(60000)};
   reuse_policy reuse = reuse_policy::same_source;
   std::chrono::seconds credential_lifetime{600};
@@ -39,6 +40,7 @@ struct registration_attempt {
   std::string_view token;                   // a TOTP code, or
   std::string_view credential;              // a pool credential (when not empty)
   std::string source;                       // source_key() of the peer
+  std::string block;                        // block_key() of the peer (empty for IPv4)
 };
 
 enum class verdict {
@@ -59,6 +61,7 @@ class registration_gate {
  public:
   explicit registration_gate(const gate_settings& s)
       : by_source_(s.per_source),
+        by_block_(s.per_block),
         by_uuid_(s.per_uuid),
         used_(s.reuse),
         credentials_(s.credential_lifetime, s.credential_chain) {}
@@ -85,6 +88,7 @@ class registration_gate {
   void failed(const registration_attempt& a, clock_time now);
 
   failure_throttle by_source_;
+  failure_throttle by_block_;
   failure_throttle by_uuid_;
   used_codes used_;
   pool_credentials credentials_;

@@ -21,6 +21,7 @@
 #include "registry.hpp"
 #include "rv/error.hpp"
 #include "rv/io.hpp"
+#include "rv/limits.hpp"
 #include "rv/log.hpp"
 #include "rv/memory.hpp"
 #include "rv/protocol.hpp"
@@ -47,7 +48,7 @@ struct server_state {
   registration_gate gate;
   rate_limiter takes;  // how fast one address may take parked connections
   std::size_t max_connections;
-  std::unordered_map<std::string, std::size_t> open_by_source;
+  std::unordered_map<std::string, std::size_t> open_by_source;  // and by IPv6 /48 (block_key)
   head_limits limits;
   metrics stats;
   std::uint64_t next_id = 1;
@@ -60,6 +61,7 @@ struct conn_info {
   std::uint64_t id;
   std::string peer;
   std::string source;                  // source_key(): what the per-address limits count
+  std::string block;                   // block_key(): their second tier (IPv6 /48), or empty
   steady_clock::time_point head_at{};  // when its request head was read
 };
 
@@ -67,29 +69,39 @@ struct conn_info {
 // Made at accept, before any byte is read, and moved into the session.
 class connection_slot {
  public:
-  connection_slot(server_state& st, std::string source) : st_(&st), source_(std::move(source)) {
+  connection_slot(server_state& st, std::string source, std::string block)
+      : st_(&st), source_(std::move(source)), block_(std::move(block)) {
     ++st_->stats.connections_open;
     ++st_->open_by_source[source_];
+    if (!block_.empty()) ++st_->open_by_source[block_];
   }
   ~connection_slot() {
     if (!st_) return;
     --st_->stats.connections_open;
-    if (--st_->open_by_source[source_] == 0) st_->open_by_source.erase(source_);
+    release(source_);
+    if (!block_.empty()) release(block_);
   }
   connection_slot(connection_slot&& other) noexcept
-      : st_(std::exchange(other.st_, nullptr)), source_(std::move(other.source_)) {}
+      : st_(std::exchange(other.st_, nullptr)), source_(std::move(other.source_)), block_(std::move(other.block_)) {}
   connection_slot& operator=(connection_slot&&) = delete;
   const std::string& source() const { return source_; }
+  const std::string& block() const { return block_; }
 
  private:
+  void release(const std::string& key) {
+    if (--st_->open_by_source[key] == 0) st_->open_by_source.erase(key);
+  }
+
   server_state* st_;
-  std::string source_;
+  std::string source_, block_;
 };
 
-std::string source_of(const tcp::socket& socket) {
+// The per-source keys of a peer: its address (IPv6: its /64) and its IPv6 /48.
+std::pair<std::string, std::string> source_of(const tcp::socket& socket) {
   error_code ec;
   auto ep = socket.remote_endpoint(ec);
-  return ec ? std::string("?") : source_key(ep.address());
+  if (ec) return {"?", {}};
+  return {source_key(ep.address()), block_key(ep.address())};
 }
 
 // Writes an answer, half-closes, and waits briefly for the peer to close:
@@ -143,7 +155,7 @@ awaitable<void> register_hidden(std::unique_ptr<tls_stream> stream, std::string&
   const totp_params* secret = nullptr;
   if (it != st.secrets.end()) secret = &it->second.params;
   const auto unix_now = static_cast<std::int64_t>(std::time(nullptr));
-  auto verdict = st.gate.check({req.uuid, secret, req.token, req.credential, c.source}, steady_clock::now(), unix_now);
+  auto verdict = st.gate.check({req.uuid, secret, req.token, req.credential, c.source, c.block}, steady_clock::now(), unix_now);
   if (verdict.what == verdict::throttled) {
     co_await too_many(st, *stream, c, verdict.retry_after,
                       "too many failed tokens from this address or for this UUID");
@@ -370,7 +382,7 @@ awaitable<void> serve_http_client(tls_stream& client, std::string& client_buf, c
 }
 
 awaitable<void> session(tcp::socket socket, server_state& st, connection_slot slot) {
-  conn_info c{st.next_id++, peer_string(socket), slot.source()};
+  conn_info c{st.next_id++, peer_string(socket), slot.source(), slot.block()};
   auto stream = std::make_unique<tls_stream>(std::move(socket), st.tls, tls_stream::role::server);
   error_code ec;
   if (!co_await within(st.opts.handshake_timeout, stream->handshake(ec))) {
@@ -452,7 +464,7 @@ awaitable<void> guarded_session(tcp::socket socket, server_state& st, connection
 // handshake to say 503 would spend what is short, and counting an address
 // only after its handshakes would let its idle TCP connections hold every
 // slot. Logs at most once every 10 s per kind.
-bool over_caps(server_state& st, const std::string& source) {
+bool over_caps(server_state& st, const std::string& source, const std::string& block) {
   const auto now = steady_clock::now();
   if (st.stats.connections_open >= st.max_connections) {
     ++st.stats.connections_dropped;
@@ -462,25 +474,31 @@ bool over_caps(server_state& st, const std::string& source) {
     }
     return true;
   }
-  auto it = st.open_by_source.find(source);
-  if (it != st.open_by_source.end() && it->second >= st.opts.max_connections_per_source) {
-    ++st.stats.connections_dropped_per_source;
-    if (now - st.last_source_drop_log > 10s) {
-      st.last_source_drop_log = now;
-      log::warn(it->second, " connections open from ", source,
-                " (--max-connections-per-source): closing new ones unread");
-    }
-    return true;
+  auto open_from = [&](const std::string& key) {
+    auto it = st.open_by_source.find(key);
+    return it == st.open_by_source.end() ? std::size_t{0} : it->second;
+  };
+  const std::size_t cap = st.opts.max_connections_per_source;
+  const std::string* over = nullptr;
+  std::size_t open = open_from(source);
+  if (open >= cap) over = &source;
+  if (!over && !block.empty() && (open = open_from(block)) >= cap * block_share) over = &block;
+  if (!over) return false;
+  ++st.stats.connections_dropped_per_source;
+  if (now - st.last_source_drop_log > 10s) {
+    st.last_source_drop_log = now;
+    log::warn(open, " connections open from ", *over, " (--max-connections-per-source",
+              over == &block ? ", times 16 for an IPv6 /48" : "", "): closing new ones unread");
   }
-  return false;
+  return true;
 }
 
 awaitable<void> accept_loop(tcp::acceptor& acceptor, server_state& st) {
   co_await accept_each(acceptor, [&](tcp::socket socket) {
     ++st.stats.connections;
-    auto source = source_of(socket);
-    if (over_caps(st, source)) return;  // the socket closes unread
-    connection_slot slot(st, std::move(source));
+    auto [source, block] = source_of(socket);
+    if (over_caps(st, source, block)) return;  // the socket closes unread
+    connection_slot slot(st, std::move(source), std::move(block));
     asio::co_spawn(acceptor.get_executor(), guarded_session(std::move(socket), st, std::move(slot)),
                    asio::detached);
   });
@@ -605,22 +623,19 @@ void drop_privileges(const std::string& user) {
 // (as nginx's worker_rlimit_nofile), and keep a reserve below it for the
 // secrets file, the certificate and the metrics listener.
 std::size_t connection_cap(const options& opts) {
+  const std::size_t limit = raise_descriptor_limit();
   if (opts.max_connections) return opts.max_connections;
-  rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
-  if (lim.rlim_cur < lim.rlim_max) {
-    rlimit raised{lim.rlim_max, lim.rlim_max};
-    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
-  }
-  constexpr rlim_t reserve = 64;
-  if (lim.rlim_cur == RLIM_INFINITY) return 1u << 20;
-  return lim.rlim_cur > 2 * reserve ? static_cast<std::size_t>(lim.rlim_cur - reserve) : 16;
+  constexpr std::size_t reserve = 64;
+  if (limit == unlimited_descriptors) return 1u << 20;
+  return limit > 2 * reserve ? limit - reserve : 16;
 }
 
 gate_settings gate_settings_of(const options& opts) {
   gate_settings g;
   g.per_source.free_failures = opts.max_failures;
   g.per_source.max_delay = opts.max_failure_delay;
+  g.per_block.free_failures = opts.max_failures * block_share;
+  g.per_block.max_delay = opts.max_failure_delay;
   g.per_uuid.max_delay = std::min<milliseconds>(g.per_uuid.max_delay, opts.max_failure_delay);
   g.reuse = opts.token_reuse;
   g.credential_lifetime = opts.credential_lifetime;

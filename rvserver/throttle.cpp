@@ -58,6 +58,13 @@ std::string source_key(const rv::asio::ip::address& address) {
   return rv::asio::ip::address_v6(bytes).to_string() + "/64";
 }
 
+std::string block_key(const rv::asio::ip::address& address) {
+  if (address.is_v4() || address.to_v6().is_v4_mapped()) return {};
+  auto bytes = address.to_v6().to_bytes();
+  std::fill(bytes.begin() + 6, bytes.end(), 0);
+  return rv::asio::ip::address_v6(bytes).to_string() + "/48";
+}
+
 milliseconds failure_throttle::retry_after(const std::string& key, clock_time now) const {
   auto it = entries_.find(key);
   const entry& e = it == entries_.end() ? overflow_ : it->second;

@@ -25,6 +25,13 @@ using std::chrono::milliseconds;
 
 // "192.0.2.7", or "2001:db8:1:2::/64" for an IPv6 address (IPv4-mapped ones as IPv4).
 std::string source_key(const rv::asio::ip::address& address);
+// The second, coarser tier of the per-source limits: the IPv6 /48
+// ("2001:db8:1::/48"), which a tunnel broker hands anyone for free and which
+// holds 65,536 /64 source keys. Empty for IPv4, where one address is already
+// what one customer has.
+std::string block_key(const rv::asio::ip::address& address);
+// How many times a source's share a block gets: connections, free failures.
+constexpr unsigned block_share = 16;
 
 struct throttle_policy {
   unsigned free_failures = 5;       // failures before the key must wait (after the 5th, the 6th waits)

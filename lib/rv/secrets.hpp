@@ -23,7 +23,7 @@ using secrets_table = std::map<std::string, secret_entry, std::less<>>;
 
 // Parses the file's text. Throws rv::config_error naming `origin` and the line
 // number (never the secret) on: a malformed line, an invalid UUID, bad base32,
-// a key under 160 bits, STEP not in 1..3600, DIGITS not in 6..8, extra fields,
+// a key under 160 or over 512 bits, STEP not in 1..3600, DIGITS not in 6..8, extra fields,
 // or a duplicate UUID.
 secrets_table parse_secrets(std::string_view text, std::string_view origin = "secrets");
 

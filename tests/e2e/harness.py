@@ -70,13 +70,16 @@ def free_port():
 
 # ----------------------------------------------------------------------------- resources
 
-def nofile_limit(soft=None):
+def nofile_limit(soft=None, hard=None):
     """A Popen preexec_fn: the child's RLIMIT_NOFILE soft limit becomes `soft` (None: the hard
-    limit). It only calls setrlimit, so it is safe in a child forked from a threaded parent."""
+    limit), and its hard limit `hard` when given (the programs raise their soft limit to the hard
+    one, so only a hard limit keeps them low). It only calls setrlimit, so it is safe in a child
+    forked from a threaded parent."""
     def apply():
-        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        new = hard if soft is None or (hard != resource.RLIM_INFINITY and soft > hard) else soft
-        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        _, old_hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        new_hard = old_hard if hard is None else hard
+        new = new_hard if soft is None or (new_hard != resource.RLIM_INFINITY and soft > new_hard) else soft
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, new_hard))
     return apply
 
 

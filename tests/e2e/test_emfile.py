@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Out of descriptors. rvserver runs with RLIMIT_NOFILE 64 and gets 150 raw TCP connections that
+"""Out of descriptors. rvserver runs with RLIMIT_NOFILE 64 (soft and hard: it raises its soft limit
+to the hard one) and gets 150 raw TCP connections that
 never start TLS: its accept fails with EMFILE, which accept_each (lib/rv/io.hpp) logs once as
 `accept failed: Too many open files; pausing 100 ms` (then a count every 10 s, not a line per
 retry) and retries, never ending the accept loop. The server keeps running; a client that dials
@@ -32,7 +33,7 @@ def main(t):
     uuid, key = t.identity()
     secrets = t.secrets_file([(uuid, key)])
     echo = t.service(h.echo_handler, "echo")
-    server = t.rvserver(secrets, grace=5, extra=t.generous_limits(), preexec_fn=h.nofile_limit(NOFILE))
+    server = t.rvserver(secrets, grace=5, extra=t.generous_limits(), preexec_fn=h.nofile_limit(NOFILE, hard=NOFILE))
     with open(f"/proc/{server.pid}/limits") as f:
         limit_line = next(line for line in f if line.startswith("Max open files"))
     t.check(limit_line.split()[3] == str(NOFILE), f"rvserver's limit: {limit_line.strip()}")

@@ -14,7 +14,6 @@ tunnels held open by Python clients, and rvconnect.
 import base64
 import os
 import re
-import resource
 import time
 
 import harness as h
@@ -22,13 +21,6 @@ import seed_peers as seed
 
 LOW = 64
 CLIENTS = 40
-
-
-def hard_limit(n):
-    """A Popen preexec_fn: RLIMIT_NOFILE soft and hard both `n` (only setrlimit: safe after fork)."""
-    def apply():
-        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
-    return apply
 
 
 def nofile(pid):
@@ -124,7 +116,7 @@ def main(t):
 
     # 2. A hard limit of 64 and the default cap.
     hidden2 = start_rvhidden(t, server, uuid2, t.secrets_file([(uuid2, key2)]), echo.addr, pool=2,
-                             preexec_fn=hard_limit(LOW))
+                             preexec_fn=h.nofile_limit(LOW, hard=LOW))
     t.check(nofile(hidden2.pid) == (LOW, LOW), f"rvhidden's limits: {nofile(hidden2.pid)}")
     statuses = {}
     held = []

@@ -2,7 +2,11 @@
 // the replay rule (RFC 6238 §5.2), pool credentials, and the pairing rate.
 #include <boost/test/unit_test.hpp>
 
+#include <functional>
+#include <queue>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "print.hpp"
 #include "registration_gate.hpp"
@@ -29,8 +33,9 @@ std::string wrong_code(std::int64_t unix_time) {
   return c;
 }
 
-registration_attempt attempt(std::string_view token, std::string source, const rv::totp_params* s = &secret) {
-  return {"uuid-a", s, token, {}, std::move(source)};
+registration_attempt attempt(std::string_view token, std::string source, const rv::totp_params* s = &secret,
+                             std::string block = {}) {
+  return {"uuid-a", s, token, {}, std::move(source), std::move(block)};
 }
 
 }  // namespace
@@ -39,6 +44,10 @@ BOOST_AUTO_TEST_SUITE(throttling)
 
 BOOST_AUTO_TEST_CASE(source_keys_group_an_ipv6_64_and_unmap_ipv4) {
   namespace ip = rv::asio::ip;
+  BOOST_TEST(block_key(ip::make_address("2001:db8:1:2:aaaa::1")) == "2001:db8:1::/48");
+  BOOST_TEST(block_key(ip::make_address("2001:db8:1:ffff::9")) == "2001:db8:1::/48");
+  BOOST_TEST(block_key(ip::make_address("192.0.2.7")).empty());
+  BOOST_TEST(block_key(ip::make_address("::ffff:192.0.2.7")).empty());
   BOOST_TEST(source_key(ip::make_address("192.0.2.7")) == "192.0.2.7");
   BOOST_TEST(source_key(ip::make_address("::ffff:192.0.2.7")) == "192.0.2.7");
   BOOST_TEST(source_key(ip::make_address("2001:db8:1:2:aaaa::1")) == "2001:db8:1:2::/64");
@@ -209,10 +218,10 @@ BOOST_AUTO_TEST_CASE(a_valid_pool_credential_is_not_held_back_by_its_neighbours_
   for (int i = 0; i < 8; ++i) gate.check(attempt(wrong_code(now), "203.0.113.9"), start, now);
   BOOST_TEST_REQUIRE(gate.check(attempt(code_at(now), "203.0.113.9"), start, now).what == verdict::throttled);
   // ...but the real hidden server's credential refills its pool from it.
-  registration_attempt refill{"uuid-a", &secret, {}, cred, "203.0.113.9"};
+  registration_attempt refill{"uuid-a", &secret, {}, cred, "203.0.113.9", {}};
   BOOST_TEST(gate.check(refill, start, now).what == verdict::accepted);
   // A credential that is not valid gets the throttle's answer, as a code would.
-  registration_attempt forged{"uuid-a", &secret, {}, "v2.1.2.AAAA", "203.0.113.9"};
+  registration_attempt forged{"uuid-a", &secret, {}, "v2.1.2.AAAA", "203.0.113.9", {}};
   BOOST_TEST(gate.check(forged, start, now).what == verdict::throttled);
 }
 
@@ -229,7 +238,7 @@ BOOST_AUTO_TEST_CASE(a_chain_of_pool_credentials_ends_a_while_after_the_code_tha
   int renewals = 0;
   for (; renewals < 1000; ++renewals) {
     now += 300;
-    registration_attempt a{"uuid-a", &secret, {}, cred, "198.51.100.1"};
+    registration_attempt a{"uuid-a", &secret, {}, cred, "198.51.100.1", {}};
     auto got = gate.check(a, start, now);
     if (got.what != verdict::accepted) break;
     BOOST_TEST_REQUIRE(got.chain_began == began);  // a renewal keeps the chain's start
@@ -244,6 +253,30 @@ BOOST_AUTO_TEST_CASE(a_chain_of_pool_credentials_ends_a_while_after_the_code_tha
   r = gate.check(attempt(code_at(now), "198.51.100.1"), start, now);
   BOOST_TEST(r.what == verdict::accepted);
   BOOST_TEST(r.chain_began == now);
+}
+
+BOOST_AUTO_TEST_CASE(the_64s_of_one_ipv6_48_share_a_coarser_throttle) {
+  registration_gate gate({});
+  const auto now = t0 + 5;
+  const std::string block = "2001:db8:1::/48";
+  auto from = [&](int i) { return "2001:db8:1:" + std::to_string(i) + "::/64"; };
+  // The real hidden server registers from one /64 of the block.
+  BOOST_TEST(gate.check(attempt(code_at(now), from(9999), &secret, block), start, now).what == verdict::accepted);
+  // A guesser spreads over the block's /64s, each within its own free failures,
+  // each guess for another (unknown) UUID: after 80 the block waits.
+  int checked = 0;
+  for (int i = 0; i < 200; ++i) {
+    registration_attempt guess{"guess-" + std::to_string(i), nullptr, "000000", {}, from(i), block};
+    if (gate.check(guess, start, now).what == verdict::refused) ++checked;
+  }
+  BOOST_TEST(checked == 80);
+  auto r = gate.check(attempt(code_at(now), from(500), &secret, block), start, now);
+  BOOST_TEST(r.what == verdict::throttled);  // a fresh /64 of the block, even with a right code
+  // Not the real server's /64, which registered the UUID: exempt from the block's throttle.
+  BOOST_TEST(gate.check(attempt(code_at(now), from(9999), &secret, block), start, now).what == verdict::accepted);
+  // Another /48 is not affected.
+  BOOST_TEST(gate.check(attempt(code_at(now + 30), "2001:db8:2:1::/64", &secret, "2001:db8:2::/48"), start, now + 30)
+                 .what == verdict::accepted);
 }
 
 BOOST_AUTO_TEST_CASE(a_code_registers_again_only_from_its_first_address_by_default) {
@@ -272,15 +305,15 @@ BOOST_AUTO_TEST_CASE(a_pool_credential_is_bound_to_its_uuid_and_secret_and_expir
   registration_gate gate({.credential_lifetime = 600s});
   const auto now = t0 + 5;
   auto cred = gate.issue_credential("uuid-a", secret, now, now);
-  registration_attempt a{"uuid-a", &secret, {}, cred, "198.51.100.1"};
+  registration_attempt a{"uuid-a", &secret, {}, cred, "198.51.100.1", {}};
   BOOST_TEST(gate.check(a, start, now).what == verdict::accepted);
   BOOST_TEST(gate.check(a, start, now + 599).what == verdict::accepted);  // as often as the pool needs
   BOOST_TEST(gate.check(a, start, now + 601).what == verdict::credential_refused);
-  registration_attempt other_uuid{"uuid-b", &secret, {}, cred, "198.51.100.1"};
+  registration_attempt other_uuid{"uuid-b", &secret, {}, cred, "198.51.100.1", {}};
   BOOST_TEST(gate.check(other_uuid, start, now).what == verdict::credential_refused);
-  registration_attempt rotated{"uuid-a", &other_secret, {}, cred, "198.51.100.1"};
+  registration_attempt rotated{"uuid-a", &other_secret, {}, cred, "198.51.100.1", {}};
   BOOST_TEST(gate.check(rotated, start, now).what == verdict::credential_refused);
-  registration_attempt unknown{"uuid-a", nullptr, {}, cred, "198.51.100.1"};
+  registration_attempt unknown{"uuid-a", nullptr, {}, cred, "198.51.100.1", {}};
   BOOST_TEST(gate.check(unknown, start, now).what == verdict::credential_refused);
   // Another server's (or a restarted one's) credential: a different key.
   registration_gate restarted({.credential_lifetime = 600s});
@@ -301,7 +334,7 @@ BOOST_AUTO_TEST_CASE(forged_and_malformed_credentials_are_refused) {
                                cred.substr(0, cred.size() - 4),
                                std::string(200, 'v')};
   for (const auto& bad : cases) BOOST_TEST_CONTEXT(bad) {
-      registration_attempt a{"uuid-a", &secret, {}, bad, "198.51.100.1"};
+      registration_attempt a{"uuid-a", &secret, {}, bad, "198.51.100.1", {}};
       BOOST_TEST(gate.check(a, start, now).what == verdict::credential_refused);
     }
 }
@@ -312,6 +345,108 @@ BOOST_AUTO_TEST_CASE(forget_drops_used_codes_after_a_rotation) {
   BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
   gate.forget("uuid-a");
   BOOST_TEST(gate.check(attempt(code_at(now), "198.51.100.1"), start, now).what == verdict::accepted);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The threat model's figures (SECURITY.md): how many guesses the real gate,
+// with rvserver's default settings, lets an attacker have checked per hour,
+// from address blocks of each size. Time is simulated: the attacker tries
+// from whichever of its addresses may try next, at once. Each figure is
+// printed (--log_level=message) and bounded.
+BOOST_AUTO_TEST_SUITE(threat_model)
+
+namespace {
+
+struct attacker {
+  const char* name;
+  std::size_t addresses;
+  // The source and block keys of its i-th address, as source_key and block_key make them.
+  std::function<std::pair<std::string, std::string>(std::size_t)> keys;
+};
+
+const attacker attackers[] = {
+    {"one IPv4 address", 1, [](std::size_t) { return std::pair<std::string, std::string>{"203.0.113.9", ""}; }},
+    {"an IPv4 /24", 256,
+     [](std::size_t i) { return std::pair<std::string, std::string>{"203.0.113." + std::to_string(i), ""}; }},
+    {"an IPv6 /64", 1,
+     [](std::size_t) { return std::pair<std::string, std::string>{"2001:db8:1:2::/64", "2001:db8:1::/48"}; }},
+    {"an IPv6 /48 (65,536 /64s)", 65536,
+     [](std::size_t i) {
+       return std::pair<std::string, std::string>{"2001:db8:1:" + std::to_string(i) + "::/64", "2001:db8:1::/48"};
+     }},
+};
+
+struct hourly {
+  std::size_t first = 0, later = 0;  // guesses checked in the first hour, and in each hour after (mean of 5)
+};
+
+// `spread`: each guess names another UUID (one of many, unknown ones cost the
+// same), so no per-UUID throttle meets it; otherwise all go to one UUID.
+hourly guesses_per_hour(const attacker& a, bool spread) {
+  registration_gate gate({});
+  using entry = std::pair<clock_time, std::size_t>;  // when an address may try next
+  std::priority_queue<entry, std::vector<entry>, std::greater<>> ready;
+  for (std::size_t i = 0; i < a.addresses; ++i) ready.push({start, i});
+  std::vector<std::size_t> per_hour(6, 0);
+  clock_time now = start;
+  int throttled_in_a_row = 0;
+  milliseconds shortest_wait{0};
+  for (std::size_t step = 0; step < 2'000'000 && !ready.empty(); ++step) {
+    auto [at, i] = ready.top();
+    ready.pop();
+    now = std::max(now, at);
+    const auto hour = static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::hours>(now - start).count());
+    if (hour >= per_hour.size()) break;
+    const auto [source, block] = a.keys(i);
+    const std::string uuid = spread ? "guess-" + std::to_string(step) : "uuid-a";
+    const auto unix_now = t0 + std::chrono::duration_cast<std::chrono::seconds>(now - start).count();
+    registration_attempt guess{uuid, spread ? nullptr : &secret, "000000", {}, source, block};
+    auto r = gate.check(guess, now, unix_now);
+    if (r.what == verdict::throttled) {
+      ready.push({now + r.retry_after, i});
+      shortest_wait = throttled_in_a_row == 0 ? r.retry_after : std::min(shortest_wait, r.retry_after);
+      // Two addresses in a row may not try now: what waits is shared (the
+      // UUID, the /48), so nobody tries before the shorter of the two waits.
+      if (++throttled_in_a_row >= 2) {
+        now += shortest_wait;
+        throttled_in_a_row = 0;
+      }
+      continue;
+    }
+    throttled_in_a_row = 0;
+    ++per_hour[hour];
+    ready.push({now, i});
+  }
+  hourly h{per_hour[0], 0};
+  for (std::size_t k = 1; k < per_hour.size(); ++k) h.later += per_hour[k];
+  h.later /= per_hour.size() - 1;
+  return h;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(one_uuid_gets_about_a_guess_a_minute_from_any_block) {
+  for (const auto& a : attackers) BOOST_TEST_CONTEXT(a.name) {
+      const auto h = guesses_per_hour(a, false);
+      BOOST_TEST_MESSAGE("one UUID, from " << a.name << ": " << h.first << " guesses checked in the first hour, "
+                                           << h.later << " in each hour after");
+      BOOST_TEST(h.first <= 100u);
+      BOOST_TEST(h.later <= 65u);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(guesses_over_many_uuids_are_bounded_by_address_and_by_ipv6_48) {
+  for (const auto& a : attackers) BOOST_TEST_CONTEXT(a.name) {
+      const auto h = guesses_per_hour(a, true);
+      BOOST_TEST_MESSAGE("any UUID, from " << a.name << ": " << h.first << " guesses checked in the first hour, "
+                                           << h.later << " in each hour after");
+      // One address: its own throttle; a /48: its block's, however many /64s it holds.
+      const bool ipv4 = std::string_view(a.name).find("IPv4") != std::string_view::npos;
+      const std::size_t keys = ipv4 ? a.addresses : 1;
+      BOOST_TEST(h.first <= (ipv4 ? 20u : 100u) * keys);
+      BOOST_TEST(h.later <= (ipv4 ? 5u : 5u) * keys);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -98,6 +98,7 @@ BOOST_AUTO_TEST_CASE(rejections_name_the_line_and_never_the_secret) {
       {"fields swapped", canary + " abc\n", 1},
       {"secret not base32", "abc " + canary.substr(0, 31) + "1\n", 1},
       {"secret under 160 bits", "abc " + canary.substr(0, 16) + "\n", 1},
+      {"secret over 512 bits", "abc " + std::string(104, 'A') + "\n", 1},
       {"step 0", "abc " + canary + " 0\n", 1},
       {"step over an hour", "abc " + canary + " 3601\n", 1},
       {"step with a unit", "abc " + canary + " 30s\n", 1},
