@@ -50,7 +50,10 @@ class direct_socket_io {
 
  private:
   tcp::socket& socket_;
-  bool ready_ = true;
+  // Nothing is read from a new connection before it is readable: one that
+  // never sends (a peer holding TCP connections it never starts TLS on)
+  // then holds no read buffer, ours or the TLS engine's.
+  bool ready_ = false;
   std::size_t unyielded_ = 0;
 };
 

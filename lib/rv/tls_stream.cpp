@@ -206,6 +206,17 @@ awaitable<void> tls_stream::flush(error_code& ec) {
 }
 
 awaitable<void> tls_stream::handshake(error_code& ec) {
+  // A server's handshake begins with the client's first bytes. Until they
+  // come it allocates nothing (the engine's handshake buffer, our read
+  // queue): a peer that holds TCP connections it never starts TLS on costs
+  // little more than the SSL object each.
+  if (SSL_is_server(ssl_)) {
+    co_await io_.wait_readable(ec);
+    if (ec) {
+      reason_ = "TLS handshake: " + ec.message();
+      co_return;
+    }
+  }
   for (;;) {
     ERR_clear_error();
     int r = SSL_do_handshake(ssl_);
