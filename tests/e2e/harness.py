@@ -15,6 +15,7 @@ import getpass
 import hashlib
 import http.server
 import os
+import pwd
 import re
 import resource
 import secrets as pysecrets
@@ -528,6 +529,16 @@ class Test:
             ok = os.access(tool, os.X_OK) if os.sep in tool else shutil.which(tool) is not None
             if not ok:
                 raise Skipped(f"{tool} not available")
+
+    def require_root_and_user(self, name="nobody"):
+        """Skips the test (77) unless it runs as root and the user `name` exists; returns its
+        passwd entry (for tests of what root does to another user's files, or as another user)."""
+        if os.geteuid() != 0:
+            raise Skipped("needs root")
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            raise Skipped(f"no user '{name}'") from None
 
     @property
     def pki(self):

@@ -5,7 +5,6 @@ README's layout, files owned by the service user, mode 0600) and goes on serving
 only root may read are refused at start, not at the first reload. Skips (77) unless run as root
 with a 'nobody' user."""
 import os
-import pwd
 import shutil
 
 import harness as h
@@ -20,12 +19,7 @@ def ids(pid, field):
 
 
 def main(t):
-    if os.geteuid() != 0:
-        raise h.Skipped("needs root")
-    try:
-        nobody = pwd.getpwnam("nobody")
-    except KeyError:
-        raise h.Skipped("no user 'nobody'")
+    nobody = t.require_root_and_user("nobody")
     uuid, key = t.identity()
     secrets = t.secrets_file([(uuid, key)])
     echo = t.service(h.echo_handler, "echo")

@@ -10,7 +10,6 @@ secrets file) or refused with exit 1 or 2 and a message. Bounded: at most --runs
 import ctypes
 import errno
 import os
-import pwd
 import re
 import stat
 import subprocess
@@ -88,12 +87,7 @@ class Swapper(threading.Thread):
 
 
 def main(t):
-    if os.geteuid() != 0:
-        raise h.Skipped("needs root")
-    try:
-        nobody = pwd.getpwnam("nobody")
-    except KeyError:
-        raise h.Skipped("no user 'nobody'")
+    nobody = t.require_root_and_user("nobody")
     rvserver = t.bin("rvserver")
 
     root_uuid, root_key = t.identity()

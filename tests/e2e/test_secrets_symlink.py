@@ -5,7 +5,6 @@ file. The link is not root's, so it is refused (exit 2, a message naming the lin
 root file stays byte for byte as it was, and no file of the service user ever holds its content.
 A link of root's own is still followed. Skips (77) unless run as root with a user 'nobody'."""
 import os
-import pwd
 import stat
 
 import harness as h
@@ -26,12 +25,7 @@ def files_holding(top, needle):
 
 
 def main(t):
-    if os.geteuid() != 0:
-        raise h.Skipped("needs root")
-    try:
-        nobody = pwd.getpwnam("nobody")
-    except KeyError:
-        raise h.Skipped("no user 'nobody'")
+    nobody = t.require_root_and_user("nobody")
     rvserver = t.bin("rvserver")
 
     # root's own secrets file, where only root may read it.
