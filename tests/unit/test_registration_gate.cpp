@@ -266,7 +266,8 @@ BOOST_AUTO_TEST_CASE(the_64s_of_one_ipv6_48_share_a_coarser_throttle) {
   // each guess for another (unknown) UUID: after 80 the block waits.
   int checked = 0;
   for (int i = 0; i < 200; ++i) {
-    registration_attempt guess{"guess-" + std::to_string(i), nullptr, "000000", {}, from(i), block};
+    const std::string uuid = "guess-" + std::to_string(i);  // the attempt holds a view of it
+    registration_attempt guess{uuid, nullptr, "000000", {}, from(i), block};
     if (gate.check(guess, start, now).what == verdict::refused) ++checked;
   }
   BOOST_TEST(checked == 80);
