@@ -540,6 +540,20 @@ class Test:
         except KeyError:
             raise Skipped(f"no user '{name}'") from None
 
+    def root_only_secrets(self, comment=""):
+        """A valid secrets file only root may read (mode 0600, in a 0700 directory of root's), as
+        a target for tests of what an edit run by root may leak: (uuid, base32 secret as bytes,
+        path). `comment` (a line) goes before its one UUID line."""
+        uuid, key = self.identity()
+        secret = b32(key).encode()
+        private = self.path("private")
+        os.mkdir(private, 0o700)
+        path = os.path.join(private, "root-secrets")
+        with open(path, "wb") as f:
+            f.write(comment.encode() + f"{uuid} ".encode() + secret + b"\n")
+        os.chmod(path, 0o600)
+        return uuid, secret, path
+
     @property
     def pki(self):
         if self._pki is None:

@@ -90,14 +90,7 @@ def main(t):
     nobody = t.require_root_and_user("nobody")
     rvserver = t.bin("rvserver")
 
-    root_uuid, root_key = t.identity()
-    needle = h.b32(root_key).encode()
-    private = t.path("private")
-    os.mkdir(private, 0o700)
-    root_file = os.path.join(private, "root-secrets")
-    with open(root_file, "wb") as f:
-        f.write(f"{root_uuid} ".encode() + needle + b"\n")
-    os.chmod(root_file, 0o600)
+    _, needle, root_file = t.root_only_secrets()
     with open(root_file, "rb") as f:
         root_bytes = f.read()
 

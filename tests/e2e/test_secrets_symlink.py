@@ -29,14 +29,7 @@ def main(t):
     rvserver = t.bin("rvserver")
 
     # root's own secrets file, where only root may read it.
-    root_uuid, root_key = t.identity()
-    root_secret = h.b32(root_key).encode()
-    private = t.path("private")
-    os.mkdir(private, 0o700)
-    root_file = os.path.join(private, "root-secrets")
-    with open(root_file, "wb") as f:
-        f.write(b"# root only\n" + f"{root_uuid} ".encode() + root_secret + b"\n")
-    os.chmod(root_file, 0o600)
+    root_uuid, root_secret, root_file = t.root_only_secrets("# root only\n")
     with open(root_file, "rb") as f:
         root_bytes = f.read()
 
@@ -66,7 +59,7 @@ def main(t):
                 "the root file's mode or owner changed")
 
     # A link that root made (in a directory of root's) is root's choice: followed, as before.
-    own_link = os.path.join(private, "link")
+    own_link = os.path.join(os.path.dirname(root_file), "link")
     os.symlink("root-secrets", own_link)
     r = t.run("secrets add via root's link", [rvserver, "secrets", "add", "--secrets", own_link])
     t.expect_rc(r, 0, "secrets add through a link of root's")
