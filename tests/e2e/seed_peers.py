@@ -1,4 +1,4 @@
-"""An independent Python implementation of the seed-protocol peers (PROTOCOL.md, no extensions).
+"""An independent Python implementation of the seed-protocol peers (docs/PROTOCOL.md, no extensions).
 
 - totp():                    RFC 6238 tokens (HMAC-SHA1, dynamic truncation), written here from the RFC.
 - Stream:                    one TCP connection, optionally TLS, that can half-close (close_notify, FIN)
@@ -53,7 +53,7 @@ def totp(key, now=None, step=30, digits=6):
 
 
 def seed_hmac_key(key):
-    """The seed server's TOTP library feeds the decoded key to HMAC as UTF-8 text (PROTOCOL.md notes):
+    """The seed server's TOTP library feeds the decoded key to HMAC as UTF-8 text (docs/PROTOCOL.md §3.2):
     each byte >= 0x80 becomes two. Identical to `key` when every byte is below 0x80."""
     return key.decode("latin-1").encode("utf-8")
 
@@ -458,7 +458,7 @@ def echo_through(stream, payload, timeout=20.0):
 # ----------------------------------------------------------------------------- seed hidden server
 
 class SeedHiddenServer:
-    """A seed-protocol hidden server in a thread (PROTOCOL.md section 1, no extension headers).
+    """A seed-protocol hidden server in a thread (docs/PROTOCOL.md §4, §10.1: no extension headers).
 
     One registration at a time; on 200 it waits for the client's first bytes, then connects to
     `forward` and pipes both ways (in another thread), and registers again."""
@@ -563,7 +563,7 @@ class SeedHiddenServer:
 # ----------------------------------------------------------------------------- seed rendezvous server
 
 class SeedRendezvousServer:
-    """A seed-protocol rendezvous server in threads (PROTOCOL.md sections 1 and 2).
+    """A seed-protocol rendezvous server in threads (docs/PROTOCOL.md §4, §5 and §10.1).
 
     `secrets` maps UUID -> (key bytes, step, digits). `grace` is how long a client waits for a
     parked connection before 404; node-rendezvous answers at once (grace 0), tests may give the

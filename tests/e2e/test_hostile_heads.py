@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Hostile heads (bare CR and LF, obs-fold, NUL, two Hosts, Content-Length with Transfer-Encoding, oversize...). Raw heads over TLS (verifying the test CA), one connection per row, each answered
-with exactly the status PROTOCOL.md gives (and a JSON body with a diagnostic), then closed. Bytes
+with exactly the status of docs/PROTOCOL.md §9 (and a JSON body with a diagnostic), then closed. Bytes
 that are not TLS get a close; a slowloris is cut off by --head-timeout 1 while a real client still
 gets its tunnel; afterwards the server still serves tunnels."""
 import base64
@@ -44,10 +44,10 @@ def rows(uuid, key, host):
         ("two Host headers", connect + hostline + b"Host: other.example:443\r\n\r\n",
          "HTTP/1.1 400 Bad Request"),
         ("request line over 8 KiB", b"GET /" + b"a" * (9 * 1024) + b" HTTP/1.1\r\n" + hostline + b"\r\n",
-         "HTTP/1.1 400 Bad Request"),  # PROTOCOL.md, Transport: "a larger one is a 400"
+         "HTTP/1.1 400 Bad Request"),  # docs/PROTOCOL.md §2.2: over the limits is 400, not 431
         ("head over 16 KiB of many headers",
          connect + hostline + b"".join(b"X-Filler-%02d: %s\r\n" % (i, b"f" * 480) for i in range(40)) + b"\r\n",
-         "HTTP/1.1 400 Bad Request"),  # PROTOCOL.md, Transport: "a larger one is a 400"
+         "HTTP/1.1 400 Bad Request"),  # docs/PROTOCOL.md §2.2: over the limits is 400, not 431
         ("CONNECT to an http: URI", b"CONNECT http://x HTTP/1.1\r\n" + hostline + b"\r\n",
          "HTTP/1.1 403 Forbidden"),
         ("CONNECT with a query but no response=", b"CONNECT uuid:abc?foo=1 HTTP/1.1\r\n" + hostline + b"\r\n",

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Relay correctness under faults. Whatever breaks, no end ever sees a corrupted byte or a clean
-end of stream that was not one (PROTOCOL.md, Closing: an abort on one side aborts the other):
+end of stream that was not one (docs/PROTOCOL.md §8: an abort on one side aborts the other):
 
 - tampering: a TCP proxy between rvconnect and rvserver flips one bit of one TLS record once
   256 KiB of application data have passed, toward the server and then toward rvconnect: the

@@ -1,4 +1,4 @@
-// Request dispatch and the heads we write, row by row from PROTOCOL.md sections 1-3.
+// Request dispatch and the heads we write, row by row from docs/PROTOCOL.md §4-§6.
 #include <boost/test/unit_test.hpp>
 
 #include <optional>
