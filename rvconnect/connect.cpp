@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "diagnostic.hpp"
+#include "rv/connect_tls.hpp"
 #include "rv/error.hpp"
 #include "rv/io.hpp"
 #include "rv/log.hpp"
@@ -32,20 +33,14 @@ std::string refusal_detail(int status, std::string_view body) {
 // Throws exit_error with the code a script can act on.
 awaitable<tunnel> open_tunnel(const options& o, const ssl_ctx_ptr& tls) {
   const auto server = to_string(o.server);
-  error_code ec;
-  auto socket = co_await dial(o.server, o.connect_timeout, ec);
-  if (ec) throw exit_error(exit_code::failure, "cannot connect to " + server + ": " + ec.message());
-  log::debug("connected to ", server);
-  auto stream = std::make_unique<tls_stream>(std::move(socket), tls, tls_stream::role::client);
-  stream->set_server_name(o.server_name);
-  stream->set_pins(o.trust.pins);
-  if (!co_await within(o.connect_timeout, stream->handshake(ec)))
-    throw exit_error(exit_code::failure, "TLS handshake with " + server + " timed out");
-  if (ec) throw exit_error(exit_code::failure, "TLS with " + server + " failed: " + stream->failure_reason());
+  auto connection = co_await connect_tls(o, tls);
+  if (!connection.stream) throw exit_error(exit_code::failure, connection.failure(server));
+  auto stream = std::move(connection.stream);
   log::debug("TLS established with ", server, " (", stream->protocol_version(), " ", stream->cipher_suite(), ")",
              stream->resumed() ? ", resumed" : "");
 
   const auto request = client_connect_request(o.uuid, to_string(o.server), o.client_key);
+  error_code ec;
   if (!co_await within(o.connect_timeout, stream->write_all(asio::buffer(request), ec)) || ec)
     throw exit_error(exit_code::failure, "lost the connection to " + server + " while asking for " + o.uuid);
   std::string buf;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <random>
 
+#include "rv/connect_tls.hpp"
 #include "rv/error.hpp"
 #include "rv/io.hpp"
 #include "rv/limits.hpp"
@@ -175,6 +176,13 @@ enum class park_outcome {
   stale_credential,  // the server no longer knows our credential: register with a code at once
 };
 
+// rvhidden's line for a connection that failed: after a failed dial or a
+// handshake that timed out it says that the slot retries.
+std::string connect_failure(const tls_connection& c, const std::string& server) {
+  if (c.failed_at == tls_connection::stage::handshake) return c.failure(server);
+  return c.failure(server) + "; retrying with backoff";
+}
+
 void report_failure(hidden_state& st, const std::string& what) {
   if (what != st.last_failure) {
     log::warn(what);
@@ -328,24 +336,13 @@ awaitable<void> guarded_arrival(std::unique_ptr<tls_stream> tunnel, std::string 
 awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
   const auto& o = st.shared.opts;
   const auto server = to_string(o.server);
+  auto connection = co_await connect_tls(o, st.shared.tls, o.keepalive);
+  if (!connection.stream) {
+    report_failure(st, connect_failure(connection, server));
+    co_return park_outcome::failed;
+  }
+  auto stream = std::move(connection.stream);
   error_code ec;
-  auto socket = co_await dial(o.server, o.connect_timeout, ec);
-  if (ec) {
-    report_failure(st, "cannot connect to " + server + ": " + ec.message() + "; retrying with backoff");
-    co_return park_outcome::failed;
-  }
-  set_keepalive(socket, o.keepalive);
-  auto stream = std::make_unique<tls_stream>(std::move(socket), st.shared.tls, tls_stream::role::client);
-  stream->set_server_name(o.server_name);
-  stream->set_pins(o.trust.pins);
-  if (!co_await within(o.connect_timeout, stream->handshake(ec))) {
-    report_failure(st, "TLS handshake with " + server + " timed out; retrying with backoff");
-    co_return park_outcome::failed;
-  }
-  if (ec) {
-    report_failure(st, "TLS with " + server + " failed: " + stream->failure_reason());
-    co_return park_outcome::failed;
-  }
 
   const auto& uuid = st.svc.uuid;
   const auto auth = co_await choose_auth(st);
