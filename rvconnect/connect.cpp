@@ -1,10 +1,9 @@
 // rvconnect: open a tunnel (CONNECT uuid:ID), then relay it.
-#include "connect.hpp"
+#include "rvconnect/connect.hpp"
 
 #include <csignal>
 #include <iostream>
 
-#include "diagnostic.hpp"
 #include "rv/connect_tls.hpp"
 #include "rv/error.hpp"
 #include "rv/io.hpp"
@@ -13,6 +12,7 @@
 #include "rv/protocol.hpp"
 #include "rv/relay.hpp"
 #include "rv/tls_stream.hpp"
+#include "rvconnect/diagnostic.hpp"
 
 namespace rvconnect {
 namespace {
@@ -23,12 +23,6 @@ struct tunnel {
   std::unique_ptr<tls_stream> stream;
   std::string early;  // tunnel bytes that arrived with the server's answer
 };
-
-// " (404: UUID not registered)" for an error message.
-std::string refusal_detail(int status, std::string_view body) {
-  auto diagnostic = json_diagnostic(body);
-  return " (" + std::to_string(status) + (diagnostic.empty() ? "" : ": " + diagnostic) + ")";
-}
 
 // Throws exit_error with the code a script can act on.
 awaitable<tunnel> open_tunnel(const options& o, const ssl_ctx_ptr& tls) {
@@ -55,21 +49,7 @@ awaitable<tunnel> open_tunnel(const options& o, const ssl_ctx_ptr& tls) {
 
   std::string body;
   if (auto got = co_await within(std::chrono::seconds(2), read_small_body(*stream, buf, answer))) body = *got;
-  auto detail = refusal_detail(answer.status, body);
-  switch (answer.status) {
-    case 404:
-      throw exit_error(exit_code::not_registered,
-                       "no hidden server is registered for " + o.uuid + " at " + server + detail +
-                           "; is rvhidden running there?" + o.names_note);
-    case 502:
-      // The hidden side's own words follow: rvhidden's say whether its local
-      // service was down or it was at --max-tunnels.
-      throw exit_error(exit_code::service_down, "the hidden side could not serve the tunnel" + detail);
-    case 504:
-      throw exit_error(exit_code::service_down, "the hidden server did not answer in time" + detail);
-    default:
-      throw exit_error(exit_code::refused, "the rendezvous server refused the tunnel" + detail);
-  }
+  throw refusal_error(o, answer.status, body);
 }
 
 awaitable<void> stdio_session(const options& o, ssl_ctx_ptr tls) {
@@ -132,6 +112,27 @@ int run_listener(const options& o, const ssl_ctx_ptr& tls) {
 }
 
 }  // namespace
+
+rv::exit_error refusal_error(const options& o, int status, std::string_view body) {
+  const auto diagnostic = json_diagnostic(body);
+  std::string detail = " (" + std::to_string(status);
+  if (!diagnostic.empty()) detail += ": " + diagnostic;
+  detail += ")";
+  switch (status) {
+    case 404:
+      return exit_error(exit_code::not_registered, "no hidden server is registered for " + o.uuid + " at " +
+                                                       to_string(o.server) + detail + "; is rvhidden running there?" +
+                                                       o.names_note);
+    case 502:
+      // The hidden side's own words follow: rvhidden's say whether its local
+      // service was down or it was at --max-tunnels.
+      return exit_error(exit_code::service_down, "the hidden side could not serve the tunnel" + detail);
+    case 504:
+      return exit_error(exit_code::service_down, "the hidden server did not answer in time" + detail);
+    default:
+      return exit_error(exit_code::refused, "the rendezvous server refused the tunnel" + detail);
+  }
+}
 
 int run(const options& opts) {
   std::signal(SIGPIPE, SIG_IGN);

@@ -1,6 +1,6 @@
 // rvconnect: the client's side of the rendezvous.
-#include "connect.hpp"
-#include "options.hpp"
+#include "rvconnect/connect.hpp"
+#include "rvconnect/options.hpp"
 #include "rv/cli.hpp"
 
 int main(int argc, char** argv) {

@@ -1,5 +1,5 @@
 // rvconnect's command line, environment, config files and names file.
-#include "options.hpp"
+#include "rvconnect/options.hpp"
 
 #include "rv/cli.hpp"
 #include <filesystem>

@@ -1,11 +1,10 @@
 // rvhidden: pool slots that register and park, and the tunnels they hand off.
-#include "hidden.hpp"
+#include "rvhidden/hidden.hpp"
 
 #include <algorithm>
 #include <csignal>
 #include <ctime>
 #include <deque>
-#include <optional>
 #include <random>
 
 #include "rv/connect_tls.hpp"
@@ -19,6 +18,7 @@
 #include "rv/relay.hpp"
 #include "rv/secrets.hpp"
 #include "rv/tls_stream.hpp"
+#include "rvhidden/registration_plan.hpp"
 
 namespace rvhidden {
 namespace {
@@ -41,112 +41,41 @@ struct shared_state {
   std::uint64_t refusals_unlogged = 0;
 };
 
-// Whether the server hands out pool credentials (PROTOCOL.md extension);
-// learned from the answer to a registration with a TOTP code.
-enum class credential_support { unknown, issued, none };
-
 // One UUID and its local service, with a pool of slots of its own; run()
 // owns one per service, each outliving its slots and tunnels.
 struct hidden_state {
-  hidden_state(shared_state& sh, const service& sv, totp_params p, unsigned pool)
-      : shared(sh), svc(sv), secret(std::move(p)), pool_size(pool), slots_running(pool) {}
+  hidden_state(shared_state& sh, const service& sv, totp_params secret, unsigned pool)
+      : shared(sh),
+        svc(sv),
+        plan(sv.uuid, std::move(secret), pool, sh.opts.connect_timeout, to_string(sh.opts.server)) {}
 
   shared_state& shared;
   const service& svc;
-  totp_params secret;
-  unsigned pool_size;        // drops to 1 against a seed server (PROTOCOL.md notes)
-  unsigned slots_running;    // pool_slot loops still going: pool_size once surplus slots have stopped
-  unsigned newest_slot = 0;  // whose registration was answered last: the one a seed server keeps
-  std::string last_failure;  // repeated failures are logged once, not per slot
-
-  // The pool credential: with it, slots fill without using a TOTP code twice
-  // (a server with --token-reuse never refuses a reused one).
-  credential_support credentials = credential_support::unknown;
-  std::string credential;
-  steady_clock::time_point credential_until{};
-  bool code_in_flight = false;       // a slot is registering with a code; others wait for its credential
-  std::optional<std::uint64_t> last_code_step;  // the TOTP step of the last code sent
-  bool reused_codes_ok = true;       // false once the server refused a code we had sent before
-  milliseconds retry_after{0};       // from the server's last 429
-  std::size_t tunnels_open = 0;      // this service's (--max-tunnels-per-service)
+  registration_plan plan;        // what to present, what answers mean, how many slots
+  std::size_t tunnels_open = 0;  // this service's (--max-tunnels-per-service)
 };
 
-// How a slot proves itself this time: a credential, or a code.
-struct registration_auth {
-  std::string credential;
-  std::string code;
-  bool in_flight = false;  // this slot holds code_in_flight
-  bool reused = false;     // the code was sent before (fine unless the server says otherwise)
-};
+void emit(const log_line& line) { log::emit(line.level, line.text); }
 
-// Picks the credential while it is fresh; otherwise one slot at a time sends
-// a code and the others wait for the credential it brings back. Against a
-// server without credentials (a seed server), every slot sends the current
-// code, as the seed protocol does.
-awaitable<registration_auth> choose_auth(hidden_state& st) {
+// How this slot proves itself: the credential, or a code; while another slot
+// holds the turn to send a code, it waits for the credential that brings.
+awaitable<registration_auth> choose_auth(registration_plan& plan) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
-  // Bounded: a code step (30 s by default) plus the registration in flight.
-  const auto give_up = steady_clock::now() + seconds(st.secret.step) + st.shared.opts.connect_timeout * 2;
+  const auto since = steady_clock::now();
   for (;;) {
-    const auto now = steady_clock::now();
-    if (!st.credential.empty() && now < st.credential_until) co_return registration_auth{st.credential, {}};
-    const auto unix_now = std::time(nullptr);
-    const std::uint64_t step = totp_counter(st.secret, unix_now);
-    if (st.credentials == credential_support::none || now > give_up) co_return registration_auth{{}, totp(st.secret, unix_now)};
-    const bool reused = step == st.last_code_step;
-    if (!st.code_in_flight && (!reused || st.reused_codes_ok)) {
-      st.code_in_flight = true;
-      st.last_code_step = step;
-      co_return registration_auth{{}, totp(st.secret, unix_now), true, reused};
-    }
-    timer.expires_after(100ms);
+    auto auth = plan.next_auth(since, steady_clock::now(), std::time(nullptr));
+    if (auth.what != registration_auth::kind::wait) co_return auth;
+    timer.expires_after(registration_plan::poll_interval);
     co_await timer.async_wait(nothrow);
   }
 }
 
-// Clears code_in_flight however the registration ends.
-struct code_in_flight_guard {
-  hidden_state& st;
-  bool active;
-  ~code_in_flight_guard() {
-    if (active) st.code_in_flight = false;
-  }
+// Gives the turn to send a code back however the registration ends.
+struct code_turn_guard {
+  registration_plan& plan;
+  const registration_auth& auth;
+  ~code_turn_guard() { plan.end_turn(auth); }
 };
-
-// A field holding a number of seconds (Max-Age, Retry-After), at most `cap`:
-// the server's number is added to a clock, and a big one would overflow it
-// (undefined behaviour), so larger numbers, however many digits, count as
-// `cap`. 0 when the field is absent or not all digits.
-long seconds_field(const response_head& answer, std::string_view name, long cap) {
-  const std::string* value = answer.find(name);
-  if (!value || value->empty()) return 0;
-  long secs = 0;
-  for (const char c : *value) {
-    if (c < '0' || c > '9') return 0;
-    secs = std::min(cap, secs * 10 + (c - '0'));
-  }
-  return secs;
-}
-
-// A pool credential is kept at most a day, whatever Max-Age says: ours live
-// minutes, and a server that no longer takes one answers 401, after which the
-// next registration sends a code.
-constexpr long max_credential_age = 24 * 3600;
-
-// Remembers a credential from a 200, with a margin so that it is not
-// presented in its last seconds.
-void keep_credential(hidden_state& st, const response_head& answer) {
-  const std::string* credential = answer.find(credential_field);
-  const long seconds_left = seconds_field(answer, credential_age_field, max_credential_age);
-  if (!credential || credential->empty() || seconds_left <= 0) return;
-  st.credential = *credential;
-  st.credential_until = steady_clock::now() + seconds(seconds_left) - std::min(seconds(seconds_left / 4), seconds(60));
-}
-
-// Retry-After in seconds (RFC 9110 §10.2.3; we never send the date form), at most an hour.
-milliseconds retry_after_of(const response_head& answer) {
-  return milliseconds(std::clamp<long>(seconds_field(answer, "Retry-After", 3600), 1, 3600) * 1000);
-}
 
 // Jittered exponential backoff: spreads reconnections so that a restarted
 // server is not hit by every hidden server at the same instant.
@@ -172,7 +101,7 @@ enum class park_outcome {
   surplus,         // a seed server, and another slot's registration is the newest: ours would evict it
   failed,          // could not connect, handshake or register: back off
   unauthorized,    // 401: the secret or the clock is wrong; back off long
-  throttled,       // 429: wait as long as the server said (st.retry_after)
+  throttled,       // 429: wait as long as the server said (plan.retry_after())
   stale_credential,  // the server no longer knows our credential: register with a code at once
 };
 
@@ -183,38 +112,10 @@ std::string connect_failure(const tls_connection& c, const std::string& server) 
   return c.failure(server) + "; retrying with backoff";
 }
 
-void report_failure(hidden_state& st, const std::string& what) {
-  if (what != st.last_failure) {
-    log::warn(what);
-    st.last_failure = what;
-  } else {
-    log::debug(what);
-  }
-}
+void report_failure(hidden_state& st, const std::string& what) { emit(st.plan.failure(what)); }
 
-// A seed server keeps one parked connection per UUID, the newest (PROTOCOL.md
-// notes), so a pool there is one slot: another slot's registration would
-// evict the parked one, whose slot would then register and evict it back.
 void use_one_slot(hidden_state& st, std::string_view why) {
-  if (st.pool_size == 1) return;
-  log::info("uuid=", st.svc.uuid, " ", why, ": a seed-protocol server, which keeps one parked connection per UUID; "
-            "using a pool of 1");
-  st.pool_size = 1;
-}
-
-// Whether `slot` should stop rather than register (again): more slots run
-// than the pool holds, and another slot's registration is the newest, the one
-// a seed server keeps. Its connection may be parked, or taken by a client and
-// being replaced: either way a registration from this slot would evict it.
-bool surplus_slot(const hidden_state& st, unsigned slot) {
-  return st.slots_running > st.pool_size && st.newest_slot != slot;
-}
-
-void report_success(hidden_state& st) {
-  if (!st.last_failure.empty()) {
-    log::warn("registered at ", to_string(st.shared.opts.server), " again; uuid=", st.svc.uuid);
-    st.last_failure.clear();
-  }
+  if (auto line = st.plan.use_one_slot(why)) emit(*line);
 }
 
 // Counts a tunnel against --max-tunnels and --max-tunnels-per-service while
@@ -344,14 +245,13 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
   auto stream = std::move(connection.stream);
   error_code ec;
 
-  const auto& uuid = st.svc.uuid;
-  const auto auth = co_await choose_auth(st);
+  const auto auth = co_await choose_auth(st.plan);
   // Waiting for another slot's credential, this slot may have learned that
   // the server is a seed server, where its registration would do harm.
-  if (surplus_slot(st, slot)) co_return park_outcome::surplus;
-  code_in_flight_guard in_flight{st, auth.in_flight};
+  if (st.plan.surplus(slot)) co_return park_outcome::surplus;
+  code_turn_guard turn{st.plan, auth};
   registration r;
-  r.uuid = uuid;
+  r.uuid = st.svc.uuid;
   r.host = st.shared.host_header;
   r.token = auth.code;
   r.credential = auth.credential;
@@ -369,48 +269,17 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
     report_failure(st, "no valid answer from " + server + " to the registration;" + error_note(ec));
     co_return park_outcome::failed;
   }
-  if (answer.status == 401 && !auth.credential.empty()) {
-    log::debug("uuid=", uuid, " the server no longer takes our pool credential; registering with a code");
-    if (st.credential == auth.credential) st.credential.clear();
-    co_return park_outcome::stale_credential;
+  const auto meaning = st.plan.on_answer(auth, answer, slot, steady_clock::now());
+  for (const auto& line : meaning.log) emit(line);
+  switch (meaning.what) {
+    case registration_result::parked: break;
+    case registration_result::stale_credential: co_return park_outcome::stale_credential;
+    case registration_result::unauthorized: co_return park_outcome::unauthorized;
+    case registration_result::throttled: co_return park_outcome::throttled;
+    case registration_result::failed: co_return park_outcome::failed;
   }
-  if (answer.status == 401 && auth.reused) {
-    st.reused_codes_ok = false;
-    report_failure(st, "the server refused uuid=" + uuid + " (401) with a code this machine had sent before: "
-                       "it refuses reused codes (--token-reuse never) or the secret changed; trying the next code");
-    co_return park_outcome::stale_credential;
-  }
-  if (answer.status == 429) {
-    st.retry_after = retry_after_of(answer);
-    report_failure(st, "the server is throttling uuid=" + uuid + " or this address (429: too many failed tokens " +
-                           "or tunnels); waiting " + std::to_string(st.retry_after.count() / 1000) + " s");
-    co_return park_outcome::throttled;
-  }
-  if (answer.status == 401) {
-    report_failure(st, "the server refused uuid=" + uuid +
-                           " (401): the secret does not match the server's, or this clock is off "
-                           "(TOTP needs it within 30 s); check the secrets file and NTP");
-    co_return park_outcome::unauthorized;
-  }
-  if (answer.status != 200) {
-    report_failure(st, "the server answered " + std::to_string(answer.status) + " " + printable(answer.reason) +
-                           " to the registration of uuid=" + uuid);
-    co_return park_outcome::failed;
-  }
-  if (!auth.code.empty()) {
-    const bool issued = answer.find(credential_field) != nullptr;
-    st.credentials = issued ? credential_support::issued : credential_support::none;
-  }
-  keep_credential(st, answer);
-  const std::string* notify = answer.find(notify_field);
-  const bool notices = notify && *notify == "1";
-  report_success(st);
   ++st.shared.registrations;
-  st.newest_slot = slot;
-  // Known now, not only once a parked connection is evicted: the slots still
-  // waiting to register then stop instead of evicting this one.
-  if (!notices) use_one_slot(st, "the server offers no arrival notices");
-  log::info("parked uuid=", uuid, " slot=", slot, " server=", server, notices ? "" : " (seed server: no notices)");
+  const bool notices = meaning.notices;
 
   // Idle until the first byte arrives (the arrival notice, or a seed
   // server's client's first byte): no buffers and no read in progress
@@ -429,6 +298,7 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
   const auto late = "from " + server + " did not come whole within --connect-timeout (" +
                     std::to_string(o.connect_timeout.count()) + " s); parking again";
   if (notices) {
+    // ---- Reading the arrival notice (its head, mode and client): this part only.
     response_head notice;
     auto got = co_await within(o.connect_timeout, read_head(*stream, buf, notice, {}, ec));
     if (!got) {
@@ -444,6 +314,7 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
       log::warn("unknown Rendezvous-Mode '", printable(m), "' in an arrival notice; closing it");
       co_return park_outcome::lost;
     }
+    // ---- End of the arrival notice.
     asio::co_spawn(co_await asio::this_coro::executor,
                    guarded_arrival(std::move(stream), std::move(buf), std::move(m), std::move(who), st), asio::detached);
     co_return park_outcome::taken;
@@ -473,7 +344,7 @@ awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
   backoff wait(st.shared.opts.backoff_min, st.shared.opts.backoff_max);
   asio::steady_timer timer(co_await asio::this_coro::executor);
   bool stop = false;
-  while (!stop && !surplus_slot(st, slot)) {
+  while (!stop && !st.plan.surplus(slot)) {
     auto outcome = park_outcome::failed;
     try {
       outcome = co_await park_once(st, slot);
@@ -492,7 +363,7 @@ awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
         // (another hidden server for this UUID): back off, so that the two do
         // not take turns evicting each other at full speed.
         use_one_slot(st, "a newer registration closed a parked connection");
-        if (surplus_slot(st, slot)) {
+        if (st.plan.surplus(slot)) {
           stop = true;
           continue;
         }
@@ -508,7 +379,7 @@ awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
       case park_outcome::stale_credential:
         continue;
       case park_outcome::throttled:
-        pause = std::max(wait.next(st.shared.rng), st.retry_after);
+        pause = std::max(wait.next(st.shared.rng), st.plan.retry_after());
         break;
       case park_outcome::unauthorized:
         // Retrying a wrong secret fast helps nobody; it also feeds throttles.
@@ -518,7 +389,7 @@ awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
     timer.expires_after(pause);
     co_await timer.async_wait(nothrow);
   }
-  --st.slots_running;
+  st.plan.slot_stopped();
   log::debug("uuid=", st.svc.uuid, " slot=", slot, " stops: the server keeps one parked connection per UUID, "
              "and another slot holds it");
 }

@@ -3,7 +3,7 @@
 // coroutine (which dials the local service and relays) and dials again at
 // once. Failures back off exponentially with jitter, per slot.
 #pragma once
-#include "options.hpp"
+#include "rvhidden/options.hpp"
 
 namespace rvhidden {
 

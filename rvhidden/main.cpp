@@ -1,6 +1,6 @@
 // rvhidden: the hidden server's side of the rendezvous.
-#include "hidden.hpp"
-#include "options.hpp"
+#include "rvhidden/hidden.hpp"
+#include "rvhidden/options.hpp"
 #include "rv/cli.hpp"
 
 int main(int argc, char** argv) {

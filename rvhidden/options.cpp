@@ -1,5 +1,5 @@
 // rvhidden's command line, environment and config files.
-#include "options.hpp"
+#include "rvhidden/options.hpp"
 
 #include "rv/cli.hpp"
 #include "rv/error.hpp"

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "registry.hpp"
+#include "rvserver/registry.hpp"
 #include "support.hpp"
 
 using namespace rv_test;

@@ -3,7 +3,7 @@
 #include <ostream>
 
 #include "rv/head.hpp"
-#include "registration_gate.hpp"
+#include "rvserver/registration_gate.hpp"
 #include "rv/protocol.hpp"
 
 namespace rv {

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "diagnostic.hpp"
+#include "rvconnect/diagnostic.hpp"
 #include "rv/printable.hpp"
 
 namespace {

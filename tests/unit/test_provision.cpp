@@ -23,8 +23,8 @@
 
 #include "config_error_of.hpp"
 #include "temp_dir.hpp"
-#include "secrets_file.hpp"
-#include "secrets_text.hpp"
+#include "rvserver/secrets_file.hpp"
+#include "rvserver/secrets_text.hpp"
 #include "rv/base32.hpp"
 #include "rv/error.hpp"
 #include "rv/protocol.hpp"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "print.hpp"
-#include "registration_gate.hpp"
+#include "rvserver/registration_gate.hpp"
 #include "rv/totp.hpp"
 
 using namespace rvserver;
