@@ -1,4 +1,4 @@
-// rvhidden: pool slots that register and park, and the tunnels they hand off.
+// rvhidden: pool slots that register and park, and hand each arrival to its tunnel (arrival.cpp).
 #include "rvhidden/hidden.hpp"
 
 #include <algorithm>
@@ -15,9 +15,9 @@
 #include "rv/memory.hpp"
 #include "rv/printable.hpp"
 #include "rv/protocol.hpp"
-#include "rv/relay.hpp"
 #include "rv/secrets.hpp"
 #include "rv/tls_stream.hpp"
+#include "rvhidden/arrival.hpp"
 #include "rvhidden/registration_plan.hpp"
 
 namespace rvhidden {
@@ -31,14 +31,9 @@ struct shared_state {
   const options& opts;
   ssl_ctx_ptr tls;
   std::string host_header;  // "host:port" as the user wrote --server
-  std::uint64_t next_tunnel = 1;
   std::uint64_t registrations = 0;  // parked so far, all services (for trim_memory_every)
   std::mt19937 rng{std::random_device{}()};
-  std::size_t max_tunnels = 0;   // set by run(): --max-tunnels, or a default from the descriptor limit
-  std::size_t tunnels_open = 0;  // all services
-  // Refusals at a cap: one warning, then a count a minute while it lasts.
-  steady_clock::time_point refusal_logged{};
-  std::uint64_t refusals_unlogged = 0;
+  tunnel_counts tunnels{};  // all services'; run() sets the caps
 };
 
 // One UUID and its local service, with a pool of slots of its own; run()
@@ -47,12 +42,13 @@ struct hidden_state {
   hidden_state(shared_state& sh, const service& sv, totp_params secret, unsigned pool)
       : shared(sh),
         svc(sv),
-        plan(sv.uuid, std::move(secret), pool, sh.opts.connect_timeout, to_string(sh.opts.server)) {}
+        plan(sv.uuid, std::move(secret), pool, sh.opts.connect_timeout, to_string(sh.opts.server)),
+        tunnels{sh.tunnels, sv, sh.opts.connect_timeout} {}
 
   shared_state& shared;
   const service& svc;
-  registration_plan plan;        // what to present, what answers mean, how many slots
-  std::size_t tunnels_open = 0;  // this service's (--max-tunnels-per-service)
+  registration_plan plan;   // what to present, what answers mean, how many slots
+  service_tunnels tunnels;  // this service's (--max-tunnels-per-service)
 };
 
 void emit(const log_line& line) { log::emit(line.level, line.text); }
@@ -116,121 +112,6 @@ void report_failure(hidden_state& st, const std::string& what) { emit(st.plan.fa
 
 void use_one_slot(hidden_state& st, std::string_view why) {
   if (auto line = st.plan.use_one_slot(why)) emit(*line);
-}
-
-// Counts a tunnel against --max-tunnels and --max-tunnels-per-service while
-// it lives.
-class tunnel_slot {
- public:
-  explicit tunnel_slot(hidden_state& st) : st_(st) {
-    ++st_.tunnels_open;
-    ++st_.shared.tunnels_open;
-  }
-  ~tunnel_slot() {
-    --st_.tunnels_open;
-    --st_.shared.tunnels_open;
-  }
-  tunnel_slot(const tunnel_slot&) = delete;
-  tunnel_slot& operator=(const tunnel_slot&) = delete;
-
- private:
-  hidden_state& st_;
-};
-
-// Why a client arriving now must be refused, or "" when it may have a tunnel.
-// The client reads this: it names the cap, not how many tunnels are open.
-std::string over_tunnel_cap(const hidden_state& st) {
-  const auto& sh = st.shared;
-  if (sh.tunnels_open >= sh.max_tunnels) return "rvhidden is at --max-tunnels, all its tunnels are in use; try again later";
-  const unsigned per_service = sh.opts.max_tunnels_per_service;
-  if (per_service > 0 && st.tunnels_open >= per_service)
-    return "rvhidden is at --max-tunnels-per-service for this UUID; try again later";
-  return {};
-}
-
-// A refusal at a cap is logged as a warning once a minute at most (with the
-// count since), else at info: a client that keeps knocking must not flood the log.
-void log_refusal(hidden_state& st, std::uint64_t id, const std::string& client, const std::string& why) {
-  auto& sh = st.shared;
-  const auto now = steady_clock::now();
-  const auto open = " (" + std::to_string(sh.tunnels_open) + " tunnels open, " + std::to_string(st.tunnels_open) +
-                    " for this UUID)";
-  if (now - sh.refusal_logged < 60s) {
-    ++sh.refusals_unlogged;
-    log::info("tunnel=", id, " uuid=", st.svc.uuid, " client=", client, " refused: ", why, open);
-    return;
-  }
-  log::warn("tunnel=", id, " uuid=", st.svc.uuid, " client=", client, " refused: ", why, open,
-            "; raise the cap if this load is legitimate (each tunnel costs two descriptors)",
-            sh.refusals_unlogged ? " (" + std::to_string(sh.refusals_unlogged) + " more refused since the last warning)"
-                                 : std::string());
-  sh.refusal_logged = now;
-  sh.refusals_unlogged = 0;
-}
-
-// Turns an arriving client away. In stream mode this answers the notice, and
-// rvserver passes our answer on to the client as a 502 with our diagnostic;
-// in http mode it is the HTTP client's answer; a seed server's client, whose
-// first bytes are already here, learns nothing but a close.
-awaitable<void> refuse_arrival(tls_stream& tunnel, const std::string& mode, int status, const std::string& why) {
-  if (mode != "stream" && mode != "http") {
-    tunnel.abort();
-    co_return;
-  }
-  error_code ignored;
-  const auto answer = error_response(status, why);
-  co_await within(5s, tunnel.write_all(asio::buffer(answer), ignored));
-  co_await within(5s, tunnel.shutdown_send(ignored));
-}
-
-// One client's tunnel: dial the local service, answer the notice, relay.
-awaitable<void> serve_arrival(std::unique_ptr<tls_stream> tunnel, std::string first_bytes, std::string mode,
-                              std::string client, hidden_state& st) {
-  const auto id = st.shared.next_tunnel++;
-  // Past the cap a tunnel would spend the descriptors that re-parking needs
-  // (EMFILE), and every client would lose; only this one is refused.
-  const std::string over_cap = over_tunnel_cap(st);
-  if (!over_cap.empty()) {
-    log_refusal(st, id, client, over_cap);
-    co_await refuse_arrival(*tunnel, mode, 503, over_cap);
-    co_return;
-  }
-  tunnel_slot counted(st);
-  error_code ec;
-  auto local = co_await dial(st.svc.forward, st.shared.opts.connect_timeout, ec);
-  if (ec) {
-    auto why = "cannot reach the local service " + to_string(st.svc.forward) + ": " + ec.message();
-    log::warn("tunnel=", id, " uuid=", st.svc.uuid, " client=", client, " ", why);
-    // In http mode the client speaks HTTP: the same 502 is a fine answer.
-    co_await refuse_arrival(*tunnel, mode, 502, why);
-    co_return;
-  }
-  if (mode == "stream") {
-    static constexpr std::string_view ok = "HTTP/1.1 200 OK\r\n\r\n";
-    if (!co_await within(st.shared.opts.connect_timeout, tunnel->write_all(asio::buffer(ok), ec)) || ec) co_return;
-  }
-  tcp_stream service(std::move(local));
-  if (!first_bytes.empty()) {
-    co_await service.write_all(asio::buffer(first_bytes), ec);
-    if (ec) {
-      tunnel->abort();
-      co_return;
-    }
-  }
-  log::info("tunnel=", id, " uuid=", st.svc.uuid, " client=", client, " mode=", mode, " open to ",
-            to_string(st.svc.forward));
-  auto r = co_await relay(*tunnel, service);
-  log::info("tunnel=", id, " closed in=", r.a_to_b + first_bytes.size(), " out=", r.b_to_a,
-            error_note(r.error));
-}
-
-awaitable<void> guarded_arrival(std::unique_ptr<tls_stream> tunnel, std::string first_bytes, std::string mode,
-                                std::string client, hidden_state& st) {
-  try {
-    co_await serve_arrival(std::move(tunnel), std::move(first_bytes), std::move(mode), std::move(client), st);
-  } catch (const std::exception& e) {
-    log::error("tunnel failed: ", e.what());
-  }
 }
 
 // Dials, registers and waits parked for one client.
@@ -316,7 +197,8 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
     }
     // ---- End of the arrival notice.
     asio::co_spawn(co_await asio::this_coro::executor,
-                   guarded_arrival(std::move(stream), std::move(buf), std::move(m), std::move(who), st), asio::detached);
+                   guarded_arrival(std::move(stream), std::move(buf), std::move(m), std::move(who), st.tunnels),
+                   asio::detached);
     co_return park_outcome::taken;
   }
   // Seed server: the first client byte is the arrival.
@@ -332,7 +214,8 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
   }
   std::string mode = "seed", who = "?";
   asio::co_spawn(co_await asio::this_coro::executor,
-                 guarded_arrival(std::move(stream), std::move(buf), std::move(mode), std::move(who), st), asio::detached);
+                 guarded_arrival(std::move(stream), std::move(buf), std::move(mode), std::move(who), st.tunnels),
+                 asio::detached);
   co_return park_outcome::taken;
 }
 
@@ -394,40 +277,6 @@ awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
              "and another slot holds it");
 }
 
-// Each tunnel holds two descriptors (its leg to the server and its local
-// connection), each parked slot one, and these are kept for the rest: stdio,
-// epoll, timers, the signal pipe, the resolver's files and sockets, the CA
-// files OpenSSL opens while verifying.
-constexpr std::size_t reserved_descriptors = 32;
-// Enough for a busy machine's ssh and web clients; each tunnel also holds its
-// TLS state, tens of KiB.
-constexpr std::size_t default_max_tunnels = 1024;
-
-// --max-tunnels, or the default: what the descriptor limit leaves beside the
-// parked slots and the reserve, at most default_max_tunnels.
-std::size_t tunnel_cap(const options& opts, std::size_t limit) {
-  const std::size_t parked = std::size_t{opts.pool} * opts.services.size();
-  std::size_t fit = default_max_tunnels;
-  if (limit != unlimited_descriptors)
-    fit = limit > reserved_descriptors + parked ? (limit - reserved_descriptors - parked) / 2 : 0;
-  if (opts.max_tunnels) {
-    const std::size_t wanted = *opts.max_tunnels;
-    if (wanted > fit)
-      log::warn("--max-tunnels ", wanted, " needs about ", 2 * wanted + parked + reserved_descriptors,
-                " descriptors, more than the limit of ", limit, ": past ", fit,
-                " tunnels rvhidden may fail to park again (EMFILE); raise the limit (ulimit -n, "
-                "LimitNOFILE=) or lower --max-tunnels");
-    return wanted;
-  }
-  if (fit == 0) {
-    log::warn("the descriptor limit of ", limit, " leaves no room for tunnels beside ", parked,
-              " parked connections; allowing 1 tunnel at a time: raise the limit (ulimit -n, LimitNOFILE=) "
-              "or lower --pool");
-    return 1;
-  }
-  return std::min(default_max_tunnels, fit);
-}
-
 }  // namespace
 
 int run(const options& opts) {
@@ -441,8 +290,9 @@ int run(const options& opts) {
   // The state is declared before the io_context so that it outlives the pool
   // slot and tunnel frames the io_context's destructor destroys.
   shared_state shared{opts, tls, to_string(opts.server)};
-  shared.max_tunnels = tunnel_cap(opts, descriptors);
-  log::debug("at most ", shared.max_tunnels, " tunnels at once; descriptor limit ", descriptors);
+  shared.tunnels.max = tunnel_cap(opts, descriptors);
+  shared.tunnels.max_per_service = opts.max_tunnels_per_service;
+  log::debug("at most ", shared.tunnels.max, " tunnels at once; descriptor limit ", descriptors);
   // A deque: the slots hold references to its elements.
   std::deque<hidden_state> services;
   for (const auto& svc : opts.services) {
@@ -453,7 +303,7 @@ int run(const options& opts) {
   for (auto& st : services)
     for (unsigned slot = 0; slot < opts.pool; ++slot) asio::co_spawn(io, pool_slot(st, slot), asio::detached);
 
-  asio::co_spawn(io, trim_memory_every(10s, [&shared] { return shared.next_tunnel + shared.registrations; }),
+  asio::co_spawn(io, trim_memory_every(10s, [&shared] { return shared.tunnels.next_id + shared.registrations; }),
                  asio::detached);
   asio::signal_set signals(io);
   stop_on_signals(io, signals);
