@@ -4,6 +4,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "rv/answers.hpp"
 #include "rv/connect_tls.hpp"
 #include "rv/error.hpp"
 #include "rv/io.hpp"
@@ -12,7 +13,6 @@
 #include "rv/protocol.hpp"
 #include "rv/relay.hpp"
 #include "rv/tls_stream.hpp"
-#include "rvconnect/diagnostic.hpp"
 
 namespace rvconnect {
 namespace {
@@ -114,7 +114,7 @@ int run_listener(const options& o, const ssl_ctx_ptr& tls) {
 }  // namespace
 
 rv::exit_error refusal_error(const options& o, int status, std::string_view body) {
-  const auto diagnostic = json_diagnostic(body);
+  const auto diagnostic = error_diagnostic(body);
   std::string detail = " (" + std::to_string(status);
   if (!diagnostic.empty()) detail += ": " + diagnostic;
   detail += ")";

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "rv/answers.hpp"
 #include "rv/io.hpp"
 #include "rv/limits.hpp"
 #include "rv/log.hpp"
@@ -104,7 +105,7 @@ awaitable<void> serve_arrival(std::unique_ptr<tls_stream> tunnel, std::string fi
     co_return;
   }
   if (mode == "stream") {
-    static constexpr std::string_view ok = "HTTP/1.1 200 OK\r\n\r\n";
+    const auto ok = tunnel_open_response();
     if (!co_await within(st.connect_timeout, tunnel->write_all(asio::buffer(ok), ec)) || ec) co_return;
   }
   tcp_stream service(std::move(local));

@@ -7,6 +7,7 @@
 #include <deque>
 #include <random>
 
+#include "rv/answers.hpp"
 #include "rv/connect_tls.hpp"
 #include "rv/error.hpp"
 #include "rv/io.hpp"
@@ -179,25 +180,23 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
   const auto late = "from " + server + " did not come whole within --connect-timeout (" +
                     std::to_string(o.connect_timeout.count()) + " s); parking again";
   if (notices) {
-    // ---- Reading the arrival notice (its head, mode and client): this part only.
-    response_head notice;
-    auto got = co_await within(o.connect_timeout, read_head(*stream, buf, notice, {}, ec));
+    response_head head;
+    auto got = co_await within(o.connect_timeout, read_head(*stream, buf, head, {}, ec));
     if (!got) {
       report_failure(st, "an arrival notice " + late);
       co_return park_outcome::lost;
     }
-    if (ec || got->status != parse_status::good || notice.status != 200) co_return park_outcome::lost;
-    const std::string* mode = notice.find(mode_field);
-    const std::string* client = notice.find(client_field);
-    std::string m = value_or(mode, "stream");
-    std::string who = printable(value_or(client, "?"));
-    if (m != "stream" && m != "http") {
-      log::warn("unknown Rendezvous-Mode '", printable(m), "' in an arrival notice; closing it");
+    if (ec || got->status != parse_status::good) co_return park_outcome::lost;
+    std::string problem;
+    auto notice = read_arrival_notice(head, problem);
+    if (!notice) {
+      if (!problem.empty()) log::warn(problem, "; closing it");
       co_return park_outcome::lost;
     }
-    // ---- End of the arrival notice.
+    std::string mode(to_string(notice->mode));
     asio::co_spawn(co_await asio::this_coro::executor,
-                   guarded_arrival(std::move(stream), std::move(buf), std::move(m), std::move(who), st.tunnels),
+                   guarded_arrival(std::move(stream), std::move(buf), std::move(mode), std::move(notice->client),
+                                   st.tunnels),
                    asio::detached);
     co_return park_outcome::taken;
   }

@@ -5,40 +5,10 @@
 #include <algorithm>
 
 #include "rv/printable.hpp"
-#include "rv/protocol.hpp"
+#include "rv/answers.hpp"
 
 namespace rvhidden {
-namespace {
-
-using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-// A field holding a number of seconds (Max-Age, Retry-After), at most `cap`:
-// the server's number is added to a clock, and a big one would overflow it
-// (undefined behaviour), so larger numbers, however many digits, count as
-// `cap`. 0 when the field is absent or not all digits.
-long seconds_field(const rv::response_head& answer, std::string_view name, long cap) {
-  const std::string* value = answer.find(name);
-  if (!value || value->empty()) return 0;
-  long secs = 0;
-  for (const char c : *value) {
-    if (c < '0' || c > '9') return 0;
-    secs = std::min(cap, secs * 10 + (c - '0'));
-  }
-  return secs;
-}
-
-// A pool credential is kept at most a day, whatever Max-Age says: ours live
-// minutes, and a server that no longer takes one answers 401, after which the
-// next registration sends a code.
-constexpr long max_credential_age = 24 * 3600;
-
-// Retry-After in seconds (RFC 9110 §10.2.3; we never send the date form), at most an hour.
-milliseconds retry_after_of(const rv::response_head& answer) {
-  return milliseconds(std::clamp<long>(seconds_field(answer, "Retry-After", 3600), 1, 3600) * 1000);
-}
-
-}  // namespace
 
 registration_plan::registration_plan(std::string uuid, rv::totp_params secret, unsigned pool,
                                      std::chrono::seconds connect_timeout, std::string server)
@@ -71,12 +41,11 @@ void registration_plan::end_turn(const registration_auth& auth) {
 
 // Remembers a credential from a 200, with a margin so that it is not
 // presented in its last seconds.
-void registration_plan::keep_credential(const rv::response_head& answer, steady_time now) {
-  const std::string* credential = answer.find(rv::credential_field);
-  const long seconds_left = seconds_field(answer, rv::credential_age_field, max_credential_age);
-  if (!credential || credential->empty() || seconds_left <= 0) return;
-  credential_ = *credential;
-  credential_until_ = now + seconds(seconds_left) - std::min(seconds(seconds_left / 4), seconds(60));
+void registration_plan::keep_credential(const rv::registration_answer& answer, steady_time now) {
+  const seconds left = answer.credential_max_age;
+  if (!answer.credential || answer.credential->empty() || left.count() <= 0) return;
+  credential_ = *answer.credential;
+  credential_until_ = now + left - std::min(left / 4, seconds(60));
 }
 
 answer_outcome registration_plan::on_answer(const registration_auth& auth, const rv::response_head& answer,
@@ -95,7 +64,7 @@ answer_outcome registration_plan::on_answer(const registration_auth& auth, const
                      "it refuses reused codes (--token-reuse never) or the secret changed; trying the next code")}};
   }
   if (answer.status == 429) {
-    retry_after_ = retry_after_of(answer);
+    retry_after_ = rv::read_retry_after(answer);
     return {registration_result::throttled, false,
             {failure("the server is throttling uuid=" + uuid_ + " or this address (429: too many failed tokens " +
                      "or tunnels); waiting " + std::to_string(retry_after_.count() / 1000) + " s")}};
@@ -111,13 +80,10 @@ answer_outcome registration_plan::on_answer(const registration_auth& auth, const
                      " to the registration of uuid=" + uuid_)}};
 
   answer_outcome parked{registration_result::parked, false, {}};
-  if (!auth.code.empty()) {
-    const bool issued = answer.find(rv::credential_field) != nullptr;
-    credentials_ = issued ? credential_support::issued : credential_support::none;
-  }
-  keep_credential(answer, now);
-  const std::string* notify = answer.find(rv::notify_field);
-  parked.notices = notify && *notify == "1";
+  const auto what = rv::read_registration_answer(answer);
+  if (!auth.code.empty()) credentials_ = what.credential ? credential_support::issued : credential_support::none;
+  keep_credential(what, now);
+  parked.notices = what.notify;
   if (!last_failure_.empty()) {
     parked.log.push_back({level::warn, "registered at " + server_ + " again; uuid=" + uuid_});
     last_failure_.clear();

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rv/answers.hpp"
 #include "rv/head.hpp"
 #include "rv/log.hpp"
 #include "rv/totp.hpp"
@@ -114,7 +115,7 @@ class registration_plan {
   std::chrono::milliseconds retry_after() const { return retry_after_; }  // from the last 429
 
  private:
-  void keep_credential(const rv::response_head& answer, steady_time now);
+  void keep_credential(const rv::registration_answer& answer, steady_time now);
 
   std::string uuid_;
   rv::totp_params secret_;

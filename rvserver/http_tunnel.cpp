@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "rv/io.hpp"
+#include "rv/answers.hpp"
 #include "rv/protocol.hpp"
 
 namespace rvserver {

@@ -8,6 +8,7 @@
 
 #include "rv/io.hpp"
 #include "rv/log.hpp"
+#include "rv/answers.hpp"
 #include "rv/protocol.hpp"
 
 namespace rvserver {
@@ -89,8 +90,7 @@ std::string metrics_answer(const request_head& head, const metrics& stats, const
   if (head.method != "GET" || (head.target != "/metrics" && !head.target.starts_with("/metrics?")))
     return error_response(404, "try GET /metrics");
   auto body = stats.render(parking);
-  return "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  return ok_response("text/plain; version=0.0.4", body);
 }
 
 // Scrapes served at once; past it, new connections are closed unread. A

@@ -24,6 +24,7 @@
 #include "rv/limits.hpp"
 #include "rv/log.hpp"
 #include "rv/memory.hpp"
+#include "rv/answers.hpp"
 #include "rv/protocol.hpp"
 #include "rv/relay.hpp"
 #include "rv/secrets.hpp"
@@ -126,14 +127,11 @@ awaitable<void> refuse(server_state& st, byte_stream& s, const conn_info& c, int
   co_await answer_error(st, s, status, error_response(status, diagnostic));
 }
 
-// 429 with Retry-After in whole seconds (RFC 9110 §10.2.3), rounded up.
 awaitable<void> too_many(server_state& st, byte_stream& s, const conn_info& c, milliseconds wait,
                          std::string diagnostic) {
-  const auto secs = std::to_string(std::max<long>(1, static_cast<long>((wait.count() + 999) / 1000)));
+  const long secs = retry_after_seconds(wait);
   log::warn("conn=", c.id, " peer=", c.peer, " status=429 ", diagnostic, "; retry after ", secs, " s");
-  std::vector<header_field> extra;
-  extra.push_back({"Retry-After", secs});
-  co_await answer_error(st, s, 429, error_response(429, diagnostic + "; retry after " + secs + " s", extra));
+  co_await answer_error(st, s, 429, throttled_response(secs, diagnostic));
 }
 
 // The registration's 401s: one answer for an unknown UUID and a wrong code,
@@ -171,14 +169,14 @@ awaitable<void> register_hidden(std::unique_ptr<tls_stream> stream, std::string&
     co_await refuse(st, *stream, c, 409, "the hidden server sent bytes after its CONNECT head before the answer");
     co_return;
   }
-  std::string answer = "HTTP/1.1 200 OK\r\n";
-  if (req.wants_notify) answer += std::string(notify_field) + ": 1\r\n";
+  registration_answer parked;
+  parked.notify = req.wants_notify;
   const auto max_age = st.gate.credential_max_age(unix_now, verdict.chain_began);
-  if (req.wants_credential && max_age.count() > 0)
-    answer += std::string(credential_field) + ": " +
-              st.gate.issue_credential(req.uuid, *secret, unix_now, verdict.chain_began) + "\r\n" +
-              std::string(credential_age_field) + ": " + std::to_string(max_age.count()) + "\r\n";
-  answer += "\r\n";
+  if (req.wants_credential && max_age.count() > 0) {
+    parked.credential = st.gate.issue_credential(req.uuid, *secret, unix_now, verdict.chain_began);
+    parked.credential_max_age = max_age;
+  }
+  const auto answer = format_registration_answer(parked);
   error_code ec;
   if (!co_await within(10s, stream->write_all(asio::buffer(answer), ec)) || ec) co_return;
   set_keepalive(stream->socket(), st.opts.keepalive);
@@ -209,12 +207,6 @@ awaitable<void> register_hidden(std::unique_ptr<tls_stream> stream, std::string&
   p->stream->abort();
 }
 
-// Tells a hidden server that asked for notices that a client is here.
-std::string arrival_notice(std::string_view mode, const conn_info& client) {
-  return "HTTP/1.1 200 Rendezvous\r\n" + std::string(mode_field) + ": " + std::string(mode) + "\r\n" +
-         std::string(client_field) + ": " + client.peer + "\r\n\r\n";
-}
-
 enum class notice_outcome { go, dead, answered };
 
 // Stream mode with notices: send the notice, await the hidden server's own
@@ -223,7 +215,7 @@ enum class notice_outcome { go, dead, answered };
 awaitable<notice_outcome> notify_stream(byte_stream& client, tls_stream& hidden, std::string& hidden_buf,
                                         server_state& st, const conn_info& c, const std::string& uuid) {
   error_code ec;
-  auto notice = arrival_notice("stream", c);
+  const auto notice = format_arrival_notice({arrival_mode::stream, c.peer});
   if (!co_await within(10s, hidden.write_all(asio::buffer(notice), ec)) || ec) co_return notice_outcome::dead;
   response_head head;
   auto r = co_await within(st.opts.notify_timeout, read_head(hidden, hidden_buf, head, st.limits, ec));
@@ -241,13 +233,11 @@ awaitable<notice_outcome> notify_stream(byte_stream& client, tls_stream& hidden,
   std::string body;
   if (auto got = co_await within(2s, read_small_body(hidden, hidden_buf, head))) body = *got;
   log::info("conn=", c.id, " peer=", c.peer, " uuid=", uuid, " status=502 hidden server answered ", head.status);
-  std::string answer;
   if (body.empty())
-    answer = error_response(502, "the hidden server for " + uuid + " could not reach its local service");
+    co_await answer_error(st, client, 502,
+                          error_response(502, "the hidden server for " + uuid + " could not reach its local service"));
   else
-    answer = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: " +
-             std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-  co_await answer_error(st, client, 502, std::move(answer));
+    co_await answer_error(st, client, 502, passed_on_refusal(body));
   co_return notice_outcome::answered;
 }
 
@@ -301,7 +291,7 @@ awaitable<void> serve_stream_client(tls_stream& client, std::string& client_buf,
       }
     }
     error_code ec;
-    static constexpr std::string_view ok = "HTTP/1.1 200 OK\r\n\r\n";
+    const auto ok = tunnel_open_response();
     co_await client.write_all(asio::buffer(ok), ec);
     if (ec) co_return;
     co_await tunnel(st, client, client_buf, std::move(p), hidden_buf, c, uuid, "stream");
@@ -357,7 +347,7 @@ awaitable<void> serve_http_client(tls_stream& client, std::string& client_buf, c
     }
     error_code ec;
     std::string first;
-    if (p->notify) first = arrival_notice("http", c);
+    if (p->notify) first = format_arrival_notice({arrival_mode::http, c.peer});
     first += request;
     if (!co_await within(10s, p->stream->write_all(asio::buffer(first), ec)) || ec) {
       log::debug("conn=", p->id, " uuid=", uuid, " parked connection was dead; trying another");

@@ -1,10 +1,7 @@
-// The rendezvous protocol's request dispatch and the heads we write (PROTOCOL.md §1-3).
+// The protocol's requests: dispatch of what arrives, and the requests we write (docs/PROTOCOL.md).
 #include "rv/protocol.hpp"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
-#include <stdexcept>
 
 #include "rv/base64.hpp"
 #include "rv/http_body.hpp"
@@ -125,41 +122,6 @@ classified_request classify_connect(const request_head& head) {
   return r;
 }
 
-std::string random_hex(std::size_t bytes) {
-  std::vector<unsigned char> raw(bytes);
-  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) throw std::runtime_error("RAND_bytes failed");
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : raw) {
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
-
-std::string json_escape(std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out += hex[(c >> 4) & 15];
-          out += hex[c & 15];
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 bool valid_uuid(std::string_view id) {
@@ -261,25 +223,6 @@ std::optional<std::string> query_param(std::string_view target, std::string_view
     if (amp == std::string_view::npos) return std::nullopt;
     query.remove_prefix(amp + 1);
   }
-}
-
-std::string error_response(int status, std::string_view diagnostic, const std::vector<header_field>& extra) {
-  std::string body = R"({"error":{"permanent":false,"diagnostic":")" + json_escape(diagnostic) + "\"}}";
-  response_head head;
-  head.status = status;
-  head.reason = reason_phrase(status);
-  head.fields = {{"Content-Type", "application/json"},
-                 {"Content-Length", std::to_string(body.size())},
-                 {"Connection", "close"}};
-  head.fields.insert(head.fields.end(), extra.begin(), extra.end());
-  return format_response(head) + body;
-}
-
-std::string digest_challenge_response() {
-  std::string challenge = R"(Digest realm="rendezvous", qop="auth, auth-int", nonce=")" + random_hex(16) +
-                          R"(", opaque=")" + random_hex(16) + "\"";
-  return error_response(401, "authentication required: name the UUID as the user name",
-                        {{"WWW-Authenticate", std::move(challenge)}});
 }
 
 std::string registration_request(const registration& r) {

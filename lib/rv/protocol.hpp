@@ -1,4 +1,4 @@
-// The rendezvous protocol's verbs and statuses (../shared/PROTOCOL.md) on top
+// The protocol's requests and header names (docs/PROTOCOL.md) on top
 // of head.hpp, without I/O: what a request asks for, and the heads we write.
 #pragma once
 #include <optional>
@@ -72,17 +72,6 @@ std::optional<std::string> basic_password(std::string_view value);
 // The value of `name` in the query of a request target ("/p?a=1&name=v"), not
 // percent-decoded. nullopt when absent.
 std::optional<std::string> query_param(std::string_view target, std::string_view name);
-
-// Error answer: status line with reason, Content-Type: application/json,
-// Content-Length, Connection: close, any `extra` fields, and the body
-// {"error":{"permanent":false,"diagnostic":"..."}} with the diagnostic JSON-escaped.
-std::string error_response(int status, std::string_view diagnostic,
-                           const std::vector<header_field>& extra = {});
-
-// 401 for an HTTP client with no credentials, with
-// WWW-Authenticate: Digest realm="rendezvous", qop="auth, auth-int", nonce="N", opaque="O"
-// where N and O are fresh random hex strings.
-std::string digest_challenge_response();
 
 // A registration with either a TOTP token or a pool credential, asking for
 // arrival notices and for a (fresh) pool credential as told:

@@ -1,11 +1,11 @@
-// rv::printable and rvconnect's json_diagnostic: text from the network on its way to a
+// rv::printable and rv::error_diagnostic: text from the network on its way to a
 // terminal. Hostile input byte by byte: controls, bidi overrides, malformed UTF-8.
 #include <boost/test/unit_test.hpp>
 
 #include <string>
 #include <string_view>
 
-#include "rvconnect/diagnostic.hpp"
+#include "rv/answers.hpp"
 #include "rv/printable.hpp"
 
 namespace {
@@ -107,11 +107,11 @@ BOOST_AUTO_TEST_CASE(nothing_a_terminal_acts_on_survives_any_byte_pair) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(json_diagnostic)
+BOOST_AUTO_TEST_SUITE(error_diagnostic)
 
 BOOST_AUTO_TEST_CASE(table) {
   for (const auto& c : diagnostic_cases) BOOST_TEST_CONTEXT(c.name) {
-      BOOST_TEST(rvconnect::json_diagnostic(c.input) == c.expected);
+      BOOST_TEST(rv::error_diagnostic(c.input) == c.expected);
     }
 }
 

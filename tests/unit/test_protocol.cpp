@@ -5,6 +5,7 @@
 #include <string>
 
 #include "print.hpp"
+#include "rv/answers.hpp"
 #include "rv/protocol.hpp"
 
 using rv::request_kind;
