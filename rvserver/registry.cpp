@@ -8,7 +8,7 @@ parked_ptr registry::park(const std::string& uuid, parked_ptr p) {
   s.parked.push_back(std::move(p));
   parked_ptr evicted;
   if (s.parked.size() > max_per_uuid_) {
-    evicted = s.parked.front();
+    evicted = hand_out(s.parked.front());
     s.parked.pop_front();
   }
   // Wake every waiting client: one wins, the others wait on.
@@ -25,10 +25,14 @@ void registry::unpark(const std::string& uuid, const parked_ptr& p) {
 
 parked_ptr registry::pop_newest(slot& s) {
   if (s.parked.empty()) return nullptr;
-  auto p = s.parked.back();
+  auto p = hand_out(s.parked.back());
   s.parked.pop_back();
-  p->taken = true;
-  // Wake the registering session's watch so it lets go of the stream.
+  return p;
+}
+
+parked_ptr registry::hand_out(parked_ptr p) {
+  p->taken_ = true;
+  // Wake the registering session's watch so that it lets go of the stream.
   rv::error_code ignored;
   p->stream->socket().cancel(ignored);
   return p;
@@ -60,10 +64,7 @@ std::vector<parked_ptr> registry::evict(const std::string& uuid) {
   std::vector<parked_ptr> out;
   auto it = slots_.find(uuid);
   if (it == slots_.end()) return out;
-  for (auto& p : it->second.parked) {
-    p->taken = true;  // the watching session lets go
-    out.push_back(p);
-  }
+  for (auto& p : it->second.parked) out.push_back(hand_out(p));
   it->second.parked.clear();
   forget_if_empty(uuid);
   return out;

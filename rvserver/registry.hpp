@@ -1,9 +1,11 @@
 // Parked hidden-server connections by UUID, and clients waiting for one.
 //
-// A parked connection is shared between the session that registered it (which
-// watches it for a close while parked) and, once taken, the client session
-// that pairs with it, which then owns it alone: take() marks it taken and
-// cancels the watch, and the watcher lets go.
+// The rule of the hand-off: while parked, a connection is shared by the
+// registry and the session that registered it, which only watches it for a
+// close. The registry alone gives it out: to a client (take), or to be closed
+// (park's eviction of the oldest, evict). Giving out marks it taken and wakes
+// the watch; from then on only the receiver touches the stream, and the
+// watching session, seeing taken(), returns without touching it.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -25,7 +27,13 @@ struct parked_conn {
   bool notify = false;  // the hidden server asked for arrival notices
   std::string peer;     // its address, for logs
   std::uint64_t id = 0;
-  bool taken = false;
+
+  // Whether the registry gave it out; the watcher must then let go.
+  bool taken() const { return taken_; }
+
+ private:
+  friend class registry;
+  bool taken_ = false;
 };
 using parked_ptr = std::shared_ptr<parked_conn>;
 
@@ -34,8 +42,8 @@ class registry {
   explicit registry(std::size_t max_per_uuid) : max_per_uuid_(max_per_uuid) {}
 
   // Parks p and wakes a client waiting for this UUID. When the UUID is over
-  // its limit, the oldest parked connection is taken out and returned so the
-  // caller can close it (the seed server likewise keeps the newest).
+  // its limit, the oldest parked connection is given out for the caller to
+  // close (the seed server likewise keeps the newest).
   parked_ptr park(const std::string& uuid, parked_ptr p);
 
   // Removes p if it is still parked (its hidden server went away).
@@ -68,6 +76,8 @@ class registry {
     std::list<rv::asio::steady_timer*> waiters;  // cancelled to wake a waiting client
   };
   parked_ptr pop_newest(slot& s);
+  // Every way out of the registry goes through here (the hand-off rule above).
+  static parked_ptr hand_out(parked_ptr p);
   void forget_if_empty(const std::string& uuid);
 
   std::size_t max_per_uuid_;

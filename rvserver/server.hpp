@@ -1,16 +1,14 @@
-// The rendezvous server: accept loops, one session coroutine per connection.
-//
-// A session does the TLS handshake and reads one request head, each within a
-// deadline, then becomes one of: a parked hidden-server connection (watched
-// for a close until a client takes it), a client tunnel (which owns both
-// streams and relays until both ends are done), or an error answer.
+// The rendezvous server's process: it binds its listeners, drops root, loads
+// its files, and runs one session coroutine per connection (session.hpp) on
+// one thread until a signal stops it; SIGHUP reloads the files.
 #pragma once
-#include "options.hpp"
+#include "rvserver/options.hpp"
 
 namespace rvserver {
 
 // Runs until SIGINT/SIGTERM. Returns the exit code. Throws rv::config_error
-// for bad certificates or secrets, std::system_error when it cannot listen.
+// for bad options, certificates or secrets, and rv::exit_error (status 1)
+// when it cannot listen or drop privileges.
 int run(const options& opts);
 
 }  // namespace rvserver
