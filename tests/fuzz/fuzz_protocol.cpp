@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "rv/answers.hpp"
 #include "rv/head.hpp"
 #include "rv/protocol.hpp"
 
