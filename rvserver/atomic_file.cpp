@@ -1,6 +1,6 @@
 // Files that appear whole: a directory held open, temp files renamed or linked into place,
 // lock files.
-#include "atomic_file.hpp"
+#include "rvserver/atomic_file.hpp"
 
 #include <sys/file.h>
 
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "random_bytes.hpp"
+#include "rvserver/random_bytes.hpp"
 #include "rv/error.hpp"
 
 namespace rvserver {

@@ -1,6 +1,6 @@
 // `rvserver cert`: makes a self-signed EC P-256 certificate and its key, writes both whole,
 // and prints the pin and the command lines that use them.
-#include "cert_command.hpp"
+#include "rvserver/cert_command.hpp"
 
 #include <arpa/inet.h>
 
@@ -24,11 +24,11 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "atomic_file.hpp"
-#include "random_bytes.hpp"
+#include "rvserver/atomic_file.hpp"
+#include "rvserver/random_bytes.hpp"
 #include "rv/error.hpp"
 #include "rv/tls.hpp"
-#include "subcommand_options.hpp"
+#include "rvserver/subcommand_options.hpp"
 
 namespace rvserver {
 

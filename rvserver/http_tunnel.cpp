@@ -1,5 +1,5 @@
 // Every request head of an HTTP-mode tunnel checked, not only the first (see http_tunnel.hpp).
-#include "http_tunnel.hpp"
+#include "rvserver/http_tunnel.hpp"
 
 #include <algorithm>
 #include <chrono>

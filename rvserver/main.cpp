@@ -1,8 +1,8 @@
 // rvserver: the public rendezvous server, and its provisioning subcommands (secrets, cert).
-#include "options.hpp"
-#include "provision.hpp"
+#include "rvserver/options.hpp"
+#include "rvserver/provision.hpp"
 #include "rv/cli.hpp"
-#include "server.hpp"
+#include "rvserver/server.hpp"
 
 int main(int argc, char** argv) {
   return rv::cli::run_main("rvserver", [&] {

@@ -1,5 +1,5 @@
 // Counting, and rendering for Prometheus.
-#include "metrics.hpp"
+#include "rvserver/metrics.hpp"
 
 #include <malloc.h>
 

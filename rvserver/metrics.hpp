@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "registry.hpp"
+#include "rvserver/registry.hpp"
 #include "rv/asio.hpp"
 
 namespace rvserver {

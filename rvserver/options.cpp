@@ -1,5 +1,5 @@
 // rvserver's command line and config file.
-#include "options.hpp"
+#include "rvserver/options.hpp"
 
 #include <cmath>
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "replay.hpp"
+#include "rvserver/replay.hpp"
 #include "rv/endpoint.hpp"
 
 namespace rvserver {

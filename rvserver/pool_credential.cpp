@@ -1,5 +1,5 @@
 // Issuing and checking pool credentials (see pool_credential.hpp).
-#include "pool_credential.hpp"
+#include "rvserver/pool_credential.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -1,4 +1,4 @@
-// The pool credential extension (PROTOCOL.md, "Pool credential"): after a
+// The pool credential extension (docs/PROTOCOL.md §4.3): after a
 // registration with a TOTP code, a hidden server that asked for one gets a
 // short-lived credential bound to its UUID and that UUID's current secret.
 // Later registrations present it instead of a code, so a pool of any size

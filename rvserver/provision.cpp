@@ -1,10 +1,10 @@
 // rvserver's subcommands: which one argv[1] names.
-#include "provision.hpp"
+#include "rvserver/provision.hpp"
 
 #include <string_view>
 
-#include "cert_command.hpp"
-#include "secrets_command.hpp"
+#include "rvserver/cert_command.hpp"
+#include "rvserver/secrets_command.hpp"
 
 namespace rvserver {
 

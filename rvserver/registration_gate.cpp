@@ -1,5 +1,5 @@
 // The order of the registration checks (see registration_gate.hpp).
-#include "registration_gate.hpp"
+#include "rvserver/registration_gate.hpp"
 
 #include <algorithm>
 

@@ -18,10 +18,10 @@
 #include <string_view>
 #include <vector>
 
-#include "pool_credential.hpp"
-#include "replay.hpp"
+#include "rvserver/pool_credential.hpp"
+#include "rvserver/replay.hpp"
 #include "rv/totp.hpp"
-#include "throttle.hpp"
+#include "rvserver/throttle.hpp"
 
 namespace rvserver {
 

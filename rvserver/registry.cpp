@@ -1,5 +1,5 @@
 // The parking lot: single-threaded, driven by the server's io_context.
-#include "registry.hpp"
+#include "rvserver/registry.hpp"
 
 namespace rvserver {
 

@@ -1,5 +1,5 @@
 // Which TOTP codes have been used, per UUID (see replay.hpp).
-#include "replay.hpp"
+#include "rvserver/replay.hpp"
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 // `rvserver secrets add|list|remove|rotate`: their command lines, the new UUIDs and secrets,
 // and how a new secret is handed over (stdout, or a file of its own with --out).
-#include "secrets_command.hpp"
+#include "rvserver/secrets_command.hpp"
 
 #include <sys/stat.h>
 
@@ -15,15 +15,15 @@
 
 #include <boost/program_options.hpp>
 
-#include "atomic_file.hpp"
-#include "random_bytes.hpp"
+#include "rvserver/atomic_file.hpp"
+#include "rvserver/random_bytes.hpp"
 #include "rv/base32.hpp"
 #include "rv/error.hpp"
 #include "rv/protocol.hpp"
 #include "rv/secrets.hpp"
-#include "secrets_file.hpp"
-#include "secrets_text.hpp"
-#include "subcommand_options.hpp"
+#include "rvserver/secrets_file.hpp"
+#include "rvserver/secrets_text.hpp"
+#include "rvserver/subcommand_options.hpp"
 
 namespace rvserver {
 

@@ -1,7 +1,7 @@
 // The locked, atomic edit of rvserver's secrets file: links followed by the kernel's
 // protected_symlinks rule, the content and its owner read from one descriptor, the new file
 // renamed over the inode that was read.
-#include "secrets_file.hpp"
+#include "rvserver/secrets_file.hpp"
 
 #include <limits.h>
 #include <pwd.h>
@@ -10,7 +10,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "atomic_file.hpp"
+#include "rvserver/atomic_file.hpp"
 #include "rv/error.hpp"
 #include "rv/secrets.hpp"
 

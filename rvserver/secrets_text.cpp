@@ -1,6 +1,6 @@
 // The text of secrets files, without I/O: UUIDs, keys, secret lines, otpauth:// URIs and
 // line edits.
-#include "secrets_text.hpp"
+#include "rvserver/secrets_text.hpp"
 
 #include <utility>
 

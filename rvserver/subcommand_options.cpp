@@ -1,5 +1,5 @@
 // The command-line reading that rvserver's subcommands share.
-#include "subcommand_options.hpp"
+#include "rvserver/subcommand_options.hpp"
 
 #include <iostream>
 #include <string>

@@ -1,5 +1,5 @@
 // Failed-token delays and the pairing rate limit (see throttle.hpp).
-#include "throttle.hpp"
+#include "rvserver/throttle.hpp"
 
 #include <algorithm>
 #include <cmath>
