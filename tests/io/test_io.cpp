@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "rv/io.hpp"
-#include "support.hpp"
+#include "io_fixture.hpp"
 
 using namespace rv_test;
 using rv::parse_status;

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "rvserver/registry.hpp"
-#include "support.hpp"
+#include "io_fixture.hpp"
 
 using namespace rv_test;
 using rvserver::parked_ptr;

@@ -7,7 +7,7 @@
 
 #include "rv/io.hpp"
 #include "rv/relay.hpp"
-#include "support.hpp"
+#include "io_fixture.hpp"
 
 using namespace rv_test;
 

@@ -9,7 +9,7 @@
 
 #include "rv/tls.hpp"
 #include "rv/tls_stream.hpp"
-#include "support.hpp"
+#include "io_fixture.hpp"
 
 using namespace rv_test;
 

@@ -1,4 +1,5 @@
-// A private directory for files made at test time, removed afterwards.
+// A private (0700) directory for files made at test time, removed afterwards: the one every
+// test tier uses (unit tests' files, the io tests' certificates).
 #pragma once
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -15,7 +16,7 @@ namespace rv_test {
 struct temp_dir {
   std::filesystem::path path_;
   temp_dir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "rv-unit-XXXXXX").string();
+    std::string tmpl = (std::filesystem::temp_directory_path() / "rv-test-XXXXXX").string();
     BOOST_TEST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
     path_ = tmpl;
   }

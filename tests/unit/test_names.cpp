@@ -2,7 +2,6 @@
 // the way `Host *.rv` / `ProxyCommand rvconnect %h` needs.
 #include <boost/test/unit_test.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -10,6 +9,7 @@
 #include <string>
 
 #include "config_error_of.hpp"
+#include "temp_dir.hpp"
 #include "rv/error.hpp"
 #include "rv/names.hpp"
 
@@ -21,6 +21,7 @@ const std::string uuid_a = "0b6c1d2e-5f1a-4c3b-9d8e-7f6a5b4c3d2e";
 const std::string uuid_b = "9a8b7c6d-1e2f-4a3b-8c9d-0e1f2a3b4c5d";
 
 using rv_test::config_error_of;
+using rv_test::temp_dir;
 
 const rv::names_table fleet = rv::parse_names(
     "# the fleet\n"
@@ -138,9 +139,8 @@ BOOST_AUTO_TEST_CASE(resolve_falls_back_to_a_literal_uuid) {
 }
 
 BOOST_AUTO_TEST_CASE(load_names_file) {
-  std::string tmpl = (fs::temp_directory_path() / "rv-unit-XXXXXX").string();
-  BOOST_TEST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-  const fs::path dir = tmpl;
+  const temp_dir tmp;
+  const fs::path dir = tmp.path_;
   const fs::path file = dir / "names";
   std::ofstream(file) << "home " << uuid_a << "\nbad\n";
   auto message = config_error_of([&] { rv::load_names_file(file); });
@@ -156,8 +156,6 @@ BOOST_AUTO_TEST_CASE(load_names_file) {
   message = config_error_of([&] { rv::load_names_file(dir); });
   BOOST_TEST_REQUIRE(message.has_value());
   BOOST_TEST(message->find("is a directory") != std::string::npos, *message);
-  std::error_code ec;
-  fs::remove_all(dir, ec);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,7 +1,5 @@
 // Loopback connections, test-time certificates (OpenSSL 3 API) and byte helpers.
-#include "support.hpp"
-
-#include <unistd.h>
+#include "io_fixture.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -88,61 +86,39 @@ void write_pem(const std::filesystem::path& path, X509* cert, EVP_PKEY* key) {
   check(ok, path.c_str());
 }
 
-std::filesystem::path fresh_temp_dir() {
-  std::random_device rd;
-  for (int attempt = 0;; ++attempt) {
-    auto dir = std::filesystem::temp_directory_path() /
-               ("rv-io-tests-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    if (std::filesystem::create_directory(dir)) {
-      std::filesystem::permissions(dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
-      return dir;
-    }
-    if (attempt > 100) throw std::runtime_error("cannot create a temporary directory");
-  }
-}
-
-pki make_pki() {
-  pki p;
-  p.dir = fresh_temp_dir();
-  auto file = [&](const char* name) { return (p.dir / name).string(); };
-
-  auto ca_key = make_key();
-  auto ca = make_cert(ca_key.get(), "rendezvous test CA", true, nullptr, nullptr);
-  auto other_ca_key = make_key();
-  auto other_ca = make_cert(other_ca_key.get(), "rendezvous other CA", true, nullptr, nullptr);
-  auto leaf_key = make_key();
-  auto leaf = make_cert(leaf_key.get(), "localhost", false, ca.get(), ca_key.get());
-  auto self_key = make_key();
-  auto self = make_cert(self_key.get(), "localhost", false, nullptr, nullptr);
-
-  p.ca_cert = file("ca.pem");
-  p.other_ca_cert = file("other-ca.pem");
-  p.leaf_cert = file("leaf.pem");
-  p.leaf_key = file("leaf.key");
-  p.self_cert = file("self.pem");
-  p.self_key = file("self.key");
-  write_pem(p.ca_cert, ca.get(), nullptr);
-  write_pem(p.other_ca_cert, other_ca.get(), nullptr);
-  write_pem(p.leaf_cert, leaf.get(), nullptr);
-  write_pem(p.leaf_key, nullptr, leaf_key.get());
-  write_pem(p.self_cert, self.get(), nullptr);
-  write_pem(p.self_key, nullptr, self_key.get());
-  p.leaf_pin = rv::spki_sha256(leaf.get());
-  p.self_pin = rv::spki_sha256(self.get());
-  return p;
-}
-
 }  // namespace
 
-const pki& pki::get() {
-  static const pki instance = make_pki();
-  return instance;
+pki::pki() {
+  auto file = [&](const char* name) { return (dir.path_ / name).string(); };
+
+  auto ca_pkey = make_key();
+  auto ca = make_cert(ca_pkey.get(), "rendezvous test CA", true, nullptr, nullptr);
+  auto other_ca_pkey = make_key();
+  auto other_ca = make_cert(other_ca_pkey.get(), "rendezvous other CA", true, nullptr, nullptr);
+  auto leaf_pkey = make_key();
+  auto leaf = make_cert(leaf_pkey.get(), "localhost", false, ca.get(), ca_pkey.get());
+  auto self_pkey = make_key();
+  auto self = make_cert(self_pkey.get(), "localhost", false, nullptr, nullptr);
+
+  ca_cert = file("ca.pem");
+  other_ca_cert = file("other-ca.pem");
+  leaf_cert = file("leaf.pem");
+  leaf_key = file("leaf.key");
+  self_cert = file("self.pem");
+  self_key = file("self.key");
+  write_pem(ca_cert, ca.get(), nullptr);
+  write_pem(other_ca_cert, other_ca.get(), nullptr);
+  write_pem(leaf_cert, leaf.get(), nullptr);
+  write_pem(leaf_key, nullptr, leaf_pkey.get());
+  write_pem(self_cert, self.get(), nullptr);
+  write_pem(self_key, nullptr, self_pkey.get());
+  leaf_pin = rv::spki_sha256(leaf.get());
+  self_pin = rv::spki_sha256(self.get());
 }
 
-pki::~pki() {
-  if (dir.empty()) return;
-  std::error_code ignored;
-  std::filesystem::remove_all(dir, ignored);
+const pki& pki::get() {
+  static const pki instance;
+  return instance;
 }
 
 rv::ssl_ctx_ptr leaf_server_context() {

@@ -1,4 +1,4 @@
-// Fixtures of the io tests: an io_context per test with a deadline, loopback
+// Fixtures of the io tests (tests/io): an io_context per test with a deadline, loopback
 // connections on 127.0.0.1:0, and certificates made at test time.
 #pragma once
 #include <chrono>
@@ -19,7 +19,7 @@
 #include "rv/tls_stream.hpp"
 
 #include "print.hpp"
-
+#include "temp_dir.hpp"
 
 namespace rv_test {
 
@@ -76,13 +76,15 @@ void io_fixture::run(Body body, steady_clock::duration limit) {
 //   other_ca  a CA that signed nothing here
 //   self      a self-signed certificate with its own key, for pin-only trust
 struct pki {
-  std::filesystem::path dir;
+  temp_dir dir;
   std::string ca_cert, other_ca_cert;
   std::string leaf_cert, leaf_key, self_cert, self_key;
   rv::spki_pin leaf_pin{}, self_pin{};
 
   static const pki& get();  // made on first use
-  ~pki();
+
+ private:
+  pki();
 };
 
 // Server contexts presenting the CA-signed leaf, or the self-signed certificate.
