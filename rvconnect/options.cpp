@@ -1,9 +1,9 @@
 // rvconnect's command line, environment, config files and names file.
 #include "rvconnect/options.hpp"
 
-#include "rv/cli.hpp"
 #include <filesystem>
 
+#include "rv/cli.hpp"
 #include "rv/error.hpp"
 #include "rv/log.hpp"
 #include "rv/names.hpp"

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "rv/cli.hpp"
+#include "rv/server_access.hpp"
 
 namespace rvconnect {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "rv/cli.hpp"
+#include "rv/server_access.hpp"
 
 namespace rvhidden {
 

@@ -2,7 +2,6 @@
 // --log-level, defaults from the environment and the user's config file, and
 // run_main, the one place failures become exit codes.
 #pragma once
-#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <set>
@@ -12,9 +11,6 @@
 #include <vector>
 
 #include <boost/program_options.hpp>
-
-#include "rv/endpoint.hpp"
-#include "rv/tls.hpp"
 
 namespace rv::cli {
 
@@ -61,21 +57,6 @@ struct parse_report {
 bool parse(int argc, char** argv, po::options_description options,
            const po::positional_options_description& positional, const program_text& text,
            po::variables_map& vm, const default_sources& defaults = {}, parse_report* report = nullptr);
-
-// How rvhidden and rvconnect reach and trust the rendezvous server: --server,
-// --ca-file, --pin, --server-name, --connect-timeout.
-struct server_access {
-  endpoint_spec server;
-  std::string server_name;  // SNI and the name the certificate must carry
-  client_trust trust;
-  std::chrono::seconds connect_timeout{10};
-};
-void add_server_access_options(po::options_description& desc);
-// Throws rv::config_error naming `program` for a missing or malformed option.
-// `server`, when given, replaces --server (rvconnect's names file may name a
-// server per target); --server-name then applies only when `keep_server_name`.
-server_access read_server_access(const po::variables_map& vm, std::string_view program,
-                                 const endpoint_spec* server = nullptr, bool keep_server_name = true);
 
 // Runs `body` and maps what escapes it to a log line and an exit code:
 // config_error -> 2, exit_error -> its code, anything else -> 1.

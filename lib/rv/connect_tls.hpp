@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "rv/cli.hpp"
+#include "rv/server_access.hpp"
 #include "rv/tls_stream.hpp"
 
 namespace rv {
