@@ -1,4 +1,4 @@
-// The protocol's answers and notices (docs/PROTOCOL.md), each with its writer
+// The protocol's answers and notices (docs/PROTOCOL.md §2.3, §4.1, §4.2, §4.5, §6.2), each with its writer
 // and its reader, without I/O: what rvserver answers a registration or a
 // client, the arrival notice it sends a hidden server, the hidden server's
 // answer to it, and the error answers with their JSON diagnostic.

@@ -48,7 +48,7 @@ enum class parse_status {
   good,       // a whole head; `consumed` bytes were used
   need_more,  // no complete head yet and no limit exceeded: read more
   bad,        // malformed: answer 400 and close
-  too_large,  // a limit was exceeded: answer 431 (request) and close
+  too_large,  // a limit was exceeded: answer 400, not 431 (docs/PROTOCOL.md §2.2), and close
 };
 
 struct parse_result {

@@ -62,7 +62,7 @@ awaitable<void> accept_each(tcp::acceptor& acceptor, Handler handle);
 void stop_on_signals(asio::io_context& io, asio::signal_set& signals);
 
 // TCP_NODELAY: the protocol's heads are small and Nagle plus delayed ACKs
-// would cost ~40 ms per tunnel (PROTOCOL.md, notes).
+// would cost ~40 ms per tunnel (docs/PROTOCOL.md §2.1).
 void set_nodelay(tcp::socket& s);
 // SO_KEEPALIVE with the first probe after a random 2/3..1 of `idle` (so that a
 // pool's probes do not all fire at once), then every idle/3, five probes:
@@ -81,8 +81,6 @@ std::string value_or(const std::string* text, std::string_view fallback);
 
 // "1.2.3.4:56" / "[::1]:56" for logs.
 std::string peer_string(const tcp::socket& s);
-
-void set_nodelay(tcp::socket& s);
 
 template <class Handler>
 awaitable<void> accept_each(tcp::acceptor& acceptor, Handler handle) {

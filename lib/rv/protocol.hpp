@@ -24,9 +24,9 @@ inline constexpr std::string_view client_key_field = "Rendezvous-Client-Key";
 bool valid_uuid(std::string_view id);
 
 enum class request_kind {
-  register_hidden,  // CONNECT uuid:ID?response=TOKEN (section 1), or with a pool credential
-  connect_client,   // CONNECT uuid:ID (section 2)
-  http_client,      // any other request naming the UUID (section 3)
+  register_hidden,  // CONNECT uuid:ID?response=TOKEN (§4), or with a pool credential (§4.3)
+  connect_client,   // CONNECT uuid:ID (§5)
+  http_client,      // any other request naming the UUID (§6)
   challenge,        // HTTP request with no UUID at all: answer 401 + digest challenge
   refused,          // answer `status` with `diagnostic`
 };
@@ -43,7 +43,7 @@ struct classified_request {
   std::string diagnostic;   // refused: a short human-readable reason, never a secret
 };
 
-// Section 1-3 dispatch:
+// The dispatch of docs/PROTOCOL.md §4-§6:
 // - CONNECT with target "uuid:ID?response=T" -> register_hidden
 // - CONNECT with target "uuid:ID" and a Rendezvous-Pool-Credential field -> register_hidden
 //   with that credential (with a query as well -> refused 400)

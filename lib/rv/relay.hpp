@@ -3,7 +3,7 @@
 // End of stream on one side becomes a half-close on the other (close_notify
 // or FIN), so a reply that follows a client's EOF still reaches it. An abort
 // (reset, TLS error, failed write) on either side aborts both at once: the
-// peer of a truncated stream never sees a clean end (PROTOCOL.md, Closing).
+// peer of a truncated stream never sees a clean end (docs/PROTOCOL.md §8).
 #pragma once
 #include <chrono>
 #include <cstdint>

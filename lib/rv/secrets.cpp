@@ -95,25 +95,26 @@ std::string describe_user(uid_t uid) {
 
 }  // namespace
 
-std::string read_secrets_fd(int fd, std::string_view name_view, struct stat& st, secrets_owner owners) {
-  const std::string name(name_view);
+std::string read_secrets_fd(int fd, std::string_view name_view, struct stat& st, secrets_owner owners,
+                            std::string_view kind_view) {
+  const std::string name(name_view), kind(kind_view);
   auto io_error = [&](const char* what) {
-    return config_error("cannot " + std::string(what) + " secrets file " + name + ": " + std::strerror(errno));
+    return config_error("cannot " + std::string(what) + " " + kind + " " + name + ": " + std::strerror(errno));
   };
   // Every check is on the descriptor we read, not on whatever the name pointed to a
   // moment earlier.
   if (::fstat(fd, &st) != 0) throw io_error("stat");
-  if (!S_ISREG(st.st_mode)) throw config_error("secrets file " + name + " is not a regular file");
+  if (!S_ISREG(st.st_mode)) throw config_error(kind + " " + name + " is not a regular file");
   const uid_t self = ::geteuid();
   if (owners == secrets_owner::effective_user_or_root && st.st_uid != self && st.st_uid != 0) {
-    throw config_error("secrets file " + name + " is owned by " + describe_user(st.st_uid) + ", not by " +
+    throw config_error(kind + " " + name + " is owned by " + describe_user(st.st_uid) + ", not by " +
                        describe_user(self) + " (who runs this) or root, and its owner could change it; run: chown " +
                        name_of(self).value_or(std::to_string(self)) + " " + name);
   }
   if ((st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    throw config_error("secrets file " + name + " is readable by group or others (mode " + mode +
+    throw config_error(kind + " " + name + " is readable by group or others (mode " + mode +
                        "); run: chmod 600 " + name);
   }
   std::string text;
@@ -128,18 +129,18 @@ std::string read_secrets_fd(int fd, std::string_view name_view, struct stat& st,
   return text;
 }
 
-std::string read_secrets_file(const std::filesystem::path& path, secrets_owner owners) {
+std::string read_secrets_file(const std::filesystem::path& path, secrets_owner owners, std::string_view kind) {
   const std::string name = path.string();
   // O_NONBLOCK: opening a FIFO would otherwise wait for a writer (forever, on
   // rvserver's SIGHUP). It changes nothing for the regular file we then insist on.
   int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) throw config_error("cannot open secrets file " + name + ": " + std::strerror(errno));
+  if (fd < 0) throw config_error("cannot open " + std::string(kind) + " " + name + ": " + std::strerror(errno));
   struct closer {
     int fd_;
     ~closer() { ::close(fd_); }
   } close_fd{fd};
   struct stat st {};
-  return read_secrets_fd(fd, name, st, owners);
+  return read_secrets_fd(fd, name, st, owners, kind);
 }
 
 secrets_table load_secrets_file(const std::filesystem::path& path) {
@@ -165,7 +166,8 @@ client_keys parse_client_keys(std::string_view text, std::string_view origin) {
 }
 
 client_keys load_client_keys_file(const std::filesystem::path& path) {
-  return parse_client_keys(read_secrets_file(path), path.string());
+  return parse_client_keys(read_secrets_file(path, secrets_owner::effective_user_or_root, "client keys file"),
+                           path.string());
 }
 
 }  // namespace rv

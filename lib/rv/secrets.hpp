@@ -43,20 +43,24 @@ enum class secrets_owner {
 // after fstat(2), never waited on. Throws rv::config_error when the file cannot be
 // read, is not a regular file, has an owner `owners` refuses (the message names the
 // owner and the chown that fixes it), or group or others have any permission on it
-// (with the chmod that fixes it).
+// (with the chmod that fixes it). Messages call the file `kind` ("client keys
+// file" for load_client_keys_file).
 std::string read_secrets_file(const std::filesystem::path& path,
-                              secrets_owner owners = secrets_owner::effective_user_or_root);
+                              secrets_owner owners = secrets_owner::effective_user_or_root,
+                              std::string_view kind = "secrets file");
 
 // The checks and the read of read_secrets_file on a descriptor the caller opened
 // (with O_NONBLOCK, so that opening a FIFO did not block): fstat(2) of `fd` into
 // `st`, the type, owner and mode checks on it, then its whole content. `name` is
-// the file's name in messages. Throws as read_secrets_file does.
-std::string read_secrets_fd(int fd, std::string_view name, struct stat& st, secrets_owner owners);
+// the file's name and `kind` what it is called in messages. Throws as
+// read_secrets_file does.
+std::string read_secrets_fd(int fd, std::string_view name, struct stat& st, secrets_owner owners,
+                            std::string_view kind = "secrets file");
 
 // read_secrets_file, then parse_secrets.
 secrets_table load_secrets_file(const std::filesystem::path& path);
 
-// Client keys (an extension, docs/protocol-extensions.md): for the UUIDs it
+// Client keys (an extension, docs/PROTOCOL.md §7): for the UUIDs it
 // lists, rvserver pairs only clients that present the key. One line per UUID:
 //   UUID KEY     (KEY: 22..256 visible characters, e.g. base64 of 16+ random bytes)
 // The same format serves rvconnect, which looks up the UUID it dials.

@@ -97,7 +97,7 @@ void tcp_stream::abort() {
   error_code ignored;
   if (!socket_.is_open()) return;
   // SO_LINGER 0 turns close into a reset: the peer must see an abort, not a
-  // clean FIN that would pass for the end of the data (PROTOCOL.md, Closing).
+  // clean FIN that would pass for the end of the data (docs/PROTOCOL.md §8).
   socket_.set_option(asio::socket_base::linger(true, 0), ignored);
   socket_.close(ignored);
 }

@@ -1,4 +1,4 @@
-// TLS over memory BIOs, driven by coroutines.
+// TLS through a BIO of our own over two byte queues (tls_stream_bio), driven by coroutines.
 #include "rv/tls_stream.hpp"
 
 #include <openssl/err.h>

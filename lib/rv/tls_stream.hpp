@@ -1,4 +1,5 @@
-// A TLS connection over a TCP socket, driven through memory BIOs so that the
+// A TLS connection over a TCP socket, driven through a BIO of our own (a
+// source/sink BIO over two byte queues, not OpenSSL's memory BIOs) so that the
 // relay can half-close it: shutdown_send() sends close_notify and a FIN while
 // reading goes on, which asio::ssl::stream cannot do (its shutdown waits for
 // the peer's close_notify and swallows data meanwhile).

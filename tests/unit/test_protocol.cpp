@@ -50,7 +50,7 @@ BOOST_AUTO_TEST_CASE(classify_follows_the_protocol_tables) {
     bool notify = false;
   };
   const classify_case cases[] = {
-      // Section 1: a hidden server registers.
+      // §4: a hidden server registers.
       {"register", "CONNECT uuid:abc?response=123456 HTTP/1.1\r\nHost: h:1\r\n\r\n", request_kind::register_hidden,
        "abc", 0, "123456"},
       {"register asking for arrival notices",
@@ -74,11 +74,11 @@ BOOST_AUTO_TEST_CASE(classify_follows_the_protocol_tables) {
       {"400 empty uuid with response", "CONNECT uuid:?response=1 HTTP/1.1\r\n\r\n", request_kind::refused, "",
        400},
       {"400 percent-encoded uuid", "CONNECT uuid:a%20b HTTP/1.1\r\n\r\n", request_kind::refused, "", 400},
-      // Section 2: a client asks for a raw stream.
+      // §5: a client asks for a raw stream.
       {"client", "CONNECT uuid:abc HTTP/1.1\r\nHost: h:1\r\n\r\n", request_kind::connect_client, "abc"},
       {"client scheme is case-insensitive", "CONNECT UUID:abc HTTP/1.1\r\n\r\n", request_kind::connect_client,
        "abc"},
-      // Section 3: an HTTP client names the UUID.
+      // §6: an HTTP client names the UUID.
       {"Digest username",
        "GET /x HTTP/1.1\r\nHost: h\r\nAuthorization: Digest username=\"abc\", realm=\"rendezvous\", "
        "nonce=\"n\", uri=\"/x\", response=\"r\"\r\n\r\n",
