@@ -2,12 +2,12 @@
 #include "rvconnect/connect.hpp"
 
 #include <csignal>
-#include <iostream>
 
 #include "rv/answers.hpp"
 #include "rv/connect_tls.hpp"
 #include "rv/error.hpp"
 #include "rv/io.hpp"
+#include "rv/listen.hpp"
 #include "rv/log.hpp"
 #include "rv/printable.hpp"
 #include "rv/protocol.hpp"
@@ -92,19 +92,10 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, const options& o, ssl_ctx_p
 
 int run_listener(const options& o, const ssl_ctx_ptr& tls) {
   asio::io_context io(1);
-  error_code ec;
-  auto addr = asio::ip::make_address(o.listen->host, ec);
-  if (ec) throw config_error("--listen needs an IP address, got '" + o.listen->host + "'");
-  tcp::endpoint ep(addr, o.listen->port);
-  tcp::acceptor acceptor(io);
-  acceptor.open(ep.protocol());
-  acceptor.set_option(asio::socket_base::reuse_address(true));
-  acceptor.bind(ep, ec);
-  if (ec) throw exit_error(exit_code::failure, "cannot listen on " + to_string(*o.listen) + ": " + ec.message());
-  acceptor.listen();
-  auto bound = acceptor.local_endpoint();
-  std::cout << "listening " << to_string(endpoint_spec{bound.address().to_string(), bound.port()}) << std::endl;
-  asio::co_spawn(io, accept_loop(acceptor, o, tls), asio::detached);
+  if (!ip_literal(o.listen->host)) throw config_error("--listen needs an IP address, got '" + o.listen->host + "'");
+  auto acceptor = listen_on(io, *o.listen);
+  announce(*acceptor, "listening");
+  asio::co_spawn(io, accept_loop(*acceptor, o, tls), asio::detached);
   asio::signal_set signals(io);
   stop_on_signals(io, signals);
   io.run();

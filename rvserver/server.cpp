@@ -9,13 +9,13 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <iostream>
 #include <optional>
 #include <utility>
 
 #include "rv/error.hpp"
 #include "rv/io.hpp"
 #include "rv/limits.hpp"
+#include "rv/listen.hpp"
 #include "rv/log.hpp"
 #include "rv/memory.hpp"
 #include "rvserver/server_state.hpp"
@@ -77,44 +77,6 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, server_state& st) {
     asio::co_spawn(acceptor.get_executor(), guarded_session(std::move(socket), st, std::move(slot)),
                    asio::detached);
   });
-}
-
-tcp::endpoint resolve_listen(asio::io_context& io, const endpoint_spec& spec) {
-  error_code ec;
-  auto addr = asio::ip::make_address(spec.host, ec);
-  if (!ec) return {addr, spec.port};
-  tcp::resolver resolver(io);
-  auto results = resolver.resolve(spec.host, std::to_string(spec.port), ec);
-  if (ec || results.empty())
-    throw config_error("cannot resolve listen host '" + spec.host + "': " + ec.message());
-  return results.begin()->endpoint();
-}
-
-std::string endpoint_string(const tcp::endpoint& ep) {
-  return to_string(endpoint_spec{ep.address().to_string(), ep.port()});
-}
-
-// Binds and listens.
-std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const endpoint_spec& spec) {
-  auto ep = resolve_listen(io, spec);
-  auto acceptor = std::make_unique<tcp::acceptor>(io);
-  acceptor->open(ep.protocol());
-  acceptor->set_option(asio::socket_base::reuse_address(true));
-  // "[::]" means IPv6 only, as in nginx: listen on 0.0.0.0 too for IPv4.
-  if (ep.address().is_v6()) acceptor->set_option(asio::ip::v6_only(true));
-  error_code ec;
-  acceptor->bind(ep, ec);
-  if (ec) throw exit_error(exit_code::failure, "cannot listen on " + to_string(spec) + ": " + ec.message());
-  acceptor->listen(asio::socket_base::max_listen_connections);
-  return acceptor;
-}
-
-// Prints "WHAT ADDRESS:PORT" on stdout (the real port when 0 was asked) for
-// scripts and tests to read: the server is ready once they see it.
-void announce(const tcp::acceptor& acceptor, const char* what) {
-  auto bound = endpoint_string(acceptor.local_endpoint());
-  std::cout << what << ' ' << bound << std::endl;
-  log::info(what, " on ", bound);
 }
 
 bool same_secret(const totp_params& a, const totp_params& b) {
@@ -249,9 +211,9 @@ int run(const options& opts) {
   // files as the user who will read them again on SIGHUP: the same owner
   // and permission checks hold at start and at every reload.
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  for (const auto& spec : opts.listen) acceptors.push_back(open_acceptor(io, spec));
+  for (const auto& spec : opts.listen) acceptors.push_back(listen_on(io, spec));
   std::unique_ptr<tcp::acceptor> metrics_acceptor;
-  if (opts.metrics) metrics_acceptor = open_acceptor(io, *opts.metrics);
+  if (opts.metrics) metrics_acceptor = listen_on(io, *opts.metrics);
   if (!opts.user.empty()) drop_privileges(opts.user);
   auto files = load_server_files(opts);
   auto& st = process.state.emplace(opts, std::move(files), connection_cap(opts));
@@ -259,9 +221,9 @@ int run(const options& opts) {
   if (!opts.client_keys_file.empty())
     log::info(st.keys.size(), " UUIDs take only clients with a key (", opts.client_keys_file, ")");
   log::debug("at most ", st.max_connections, " connections, ", opts.max_connections_per_source, " per address");
-  for (const auto& a : acceptors) announce(*a, "listening");
+  for (const auto& a : acceptors) log::info("listening on ", announce(*a, "listening"));
   if (metrics_acceptor) {
-    announce(*metrics_acceptor, "metrics");
+    log::info("metrics on ", announce(*metrics_acceptor, "metrics"));
     if (!metrics_acceptor->local_endpoint().address().is_loopback())
       log::warn("the metrics listener is not on loopback: whoever reaches it sees every UUID and its parked "
                 "connections, without authentication; bind it to 127.0.0.1 or put an authenticating proxy in front");
