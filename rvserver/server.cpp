@@ -92,8 +92,8 @@ server_files load_server_files(const options& opts) {
   return f;
 }
 
-// SIGHUP: new secrets and certificate for new connections. Parked connections
-// of removed or rotated UUIDs are closed (their hidden servers register again
+// SIGHUP: new secrets, client keys and certificate for new connections.
+// Parked connections of removed or rotated UUIDs are closed (their hidden servers register again
 // with the new secret, or stop); open tunnels are never touched. A file that
 // fails to load leaves the running configuration as it was.
 void reload(server_state& st) {
