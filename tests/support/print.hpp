@@ -1,10 +1,12 @@
-// Lets BOOST_TEST print the library's (and rvserver's) enums when a check fails.
+// Lets BOOST_TEST print the library's and the programs' enums when a check fails.
 #pragma once
 #include <ostream>
 
 #include "rv/head.hpp"
-#include "rvserver/registration_gate.hpp"
+#include "rv/log.hpp"
 #include "rv/protocol.hpp"
+#include "rvhidden/registration_plan.hpp"
+#include "rvserver/registration_gate.hpp"
 
 namespace rv {
 
@@ -45,3 +47,51 @@ inline std::ostream& operator<<(std::ostream& os, verdict v) {
 }
 
 }  // namespace rvserver
+
+namespace rvhidden {
+
+inline std::ostream& operator<<(std::ostream& os, registration_auth::kind k) {
+  using kind = registration_auth::kind;
+  switch (k) {
+    case kind::wait: return os << "wait";
+    case kind::credential: return os << "credential";
+    case kind::code: return os << "code";
+  }
+  return os << "?";
+}
+
+inline std::ostream& operator<<(std::ostream& os, registration_result r) {
+  switch (r) {
+    case registration_result::parked: return os << "parked";
+    case registration_result::stale_credential: return os << "stale_credential";
+    case registration_result::unauthorized: return os << "unauthorized";
+    case registration_result::throttled: return os << "throttled";
+    case registration_result::failed: return os << "failed";
+  }
+  return os << "?";
+}
+
+inline std::ostream& operator<<(std::ostream& os, credential_support c) {
+  switch (c) {
+    case credential_support::unknown: return os << "unknown";
+    case credential_support::issued: return os << "issued";
+    case credential_support::none: return os << "none";
+  }
+  return os << "?";
+}
+
+}  // namespace rvhidden
+
+namespace rv::log {
+
+inline std::ostream& operator<<(std::ostream& os, level l) {
+  switch (l) {
+    case level::error: return os << "error";
+    case level::warn: return os << "warn";
+    case level::info: return os << "info";
+    case level::debug: return os << "debug";
+  }
+  return os << "?";
+}
+
+}  // namespace rv::log

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "print.hpp"
 #include "rv/head.hpp"
 #include "rv/totp.hpp"
 #include "rvhidden/registration_plan.hpp"
@@ -16,53 +17,6 @@ using namespace rvhidden;
 using namespace std::chrono_literals;
 using rv::log::level;
 using kind = registration_auth::kind;
-
-namespace rvhidden {
-
-std::ostream& operator<<(std::ostream& os, registration_auth::kind k) {
-  switch (k) {
-    case kind::wait: return os << "wait";
-    case kind::credential: return os << "credential";
-    case kind::code: return os << "code";
-  }
-  return os << "?";
-}
-
-std::ostream& operator<<(std::ostream& os, registration_result r) {
-  switch (r) {
-    case registration_result::parked: return os << "parked";
-    case registration_result::stale_credential: return os << "stale_credential";
-    case registration_result::unauthorized: return os << "unauthorized";
-    case registration_result::throttled: return os << "throttled";
-    case registration_result::failed: return os << "failed";
-  }
-  return os << "?";
-}
-
-std::ostream& operator<<(std::ostream& os, credential_support c) {
-  switch (c) {
-    case credential_support::unknown: return os << "unknown";
-    case credential_support::issued: return os << "issued";
-    case credential_support::none: return os << "none";
-  }
-  return os << "?";
-}
-
-}  // namespace rvhidden
-
-namespace rv::log {
-
-std::ostream& operator<<(std::ostream& os, level l) {
-  switch (l) {
-    case level::error: return os << "error";
-    case level::warn: return os << "warn";
-    case level::info: return os << "info";
-    case level::debug: return os << "debug";
-  }
-  return os << "?";
-}
-
-}  // namespace rv::log
 
 namespace {
 
