@@ -192,7 +192,8 @@ BOOST_AUTO_TEST_CASE(a_retry_after_is_read_between_a_second_and_an_hour) {
 
 BOOST_AUTO_TEST_CASE(the_metrics_answer_frames_its_body) {
   std::string_view body;
-  const auto head = read_head(rv::ok_response("text/plain; version=0.0.4", "rv_up 1\n"), &body);
+  const auto wire = rv::ok_response("text/plain; version=0.0.4", "rv_up 1\n");
+  const auto head = read_head(wire, &body);
   BOOST_TEST(head.status == 200);
   BOOST_TEST(*head.find("Content-Type") == "text/plain; version=0.0.4");
   BOOST_TEST(*head.find("Content-Length") == "8");
