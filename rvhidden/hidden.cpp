@@ -128,10 +128,12 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
   error_code ec;
 
   const auto auth = co_await choose_auth(st.plan);
+  // Held from here, so that a slot that stops below gives the code turn back
+  // (kept, it would make every later code wait out the slots' give-up time).
+  code_turn_guard turn{st.plan, auth};
   // Waiting for another slot's credential, this slot may have learned that
   // the server is a seed server, where its registration would do harm.
   if (st.plan.surplus(slot)) co_return park_outcome::surplus;
-  code_turn_guard turn{st.plan, auth};
   registration r;
   r.uuid = st.svc.uuid;
   r.host = st.shared.host_header;
