@@ -33,7 +33,7 @@ def main(t):
     server = t.rvserver(secrets, log_level="debug")
     hidden = t.rvhidden(server.addr, uuid, secrets, echo.addr, log_level="debug")
     impostor = t.rvhidden(server.addr, uuid, wrong_secrets, echo.addr, log_level="debug", wait_parked=0)
-    impostor.wait_stderr(r"401", timeout=10)
+    impostor.wait_stderr(r"\(401\)", timeout=10)
     server.wait_stderr(r"registration refused \(401\)", timeout=10)
 
     for name, p in (("rvserver", server), ("rvhidden", hidden)):

@@ -69,7 +69,7 @@ def main(t):
     replace_file(server_secrets, line(a, new_key_a) + line(b, key_b))
     os.kill(server.pid, signal.SIGHUP)
     server.wait_stderr(r"uuid=" + re.escape(a) + r" rotated: closed 2 parked connections", timeout=5)
-    hidden_a.wait_stderr(r"401", timeout=10)  # the old secret no longer registers
+    hidden_a.wait_stderr(r"\(401\)", timeout=10)  # the old secret no longer registers
     tunnel.send_all(b"during\n", deadline)
     t.check(tunnel.recv_some(deadline) == b"during\n", "B's tunnel after A's rotation")
 
