@@ -111,18 +111,26 @@ long seconds_field(const response_head& head, std::string_view name, long cap) {
 
 constexpr std::string_view status_200 = "HTTP/1.1 200 OK\r\n";
 
-}  // namespace
-
-std::string error_response(int status, std::string_view diagnostic, const std::vector<header_field>& extra) {
-  std::string body = R"({"error":{"permanent":false,"diagnostic":")" + json_escape(diagnostic) + "\"}}";
+// Every answer with a body closes the connection after it: Content-Type,
+// Content-Length and Connection: close, then any `extra` fields, then the body.
+std::string closing_response(int status, std::string_view content_type, std::string_view body,
+                             const std::vector<header_field>& extra = {}) {
   response_head head;
   head.status = status;
   head.reason = reason_phrase(status);
-  head.fields = {{"Content-Type", "application/json"},
+  head.fields = {{"Content-Type", std::string(content_type)},
                  {"Content-Length", std::to_string(body.size())},
                  {"Connection", "close"}};
   head.fields.insert(head.fields.end(), extra.begin(), extra.end());
-  return format_response(head) + body;
+  return format_response(head) + std::string(body);
+}
+
+}  // namespace
+
+std::string error_response(int status, std::string_view diagnostic, const std::vector<header_field>& extra) {
+  const std::string body =
+      R"({"error":{"permanent":false,"diagnostic":")" + json_escape(diagnostic) + "\"}}";
+  return closing_response(status, "application/json", body, extra);
 }
 
 std::string digest_challenge_response() {
@@ -174,15 +182,7 @@ std::string error_diagnostic(std::string_view body) {
   return printable(out);
 }
 
-std::string passed_on_refusal(std::string_view body) {
-  response_head head;
-  head.status = 502;
-  head.reason = reason_phrase(502);
-  head.fields = {{"Content-Type", "application/json"},
-                 {"Content-Length", std::to_string(body.size())},
-                 {"Connection", "close"}};
-  return format_response(head) + std::string(body);
-}
+std::string passed_on_refusal(std::string_view body) { return closing_response(502, "application/json", body); }
 
 long retry_after_seconds(std::chrono::milliseconds wait) {
   return std::max<long>(1, static_cast<long>((wait.count() + 999) / 1000));
@@ -240,13 +240,7 @@ std::optional<arrival_notice> read_arrival_notice(const response_head& head, std
 }
 
 std::string ok_response(std::string_view content_type, std::string_view body) {
-  response_head head;
-  head.status = 200;
-  head.reason = reason_phrase(200);
-  head.fields = {{"Content-Type", std::string(content_type)},
-                 {"Content-Length", std::to_string(body.size())},
-                 {"Connection", "close"}};
-  return format_response(head) + std::string(body);
+  return closing_response(200, content_type, body);
 }
 
 }  // namespace rv
