@@ -154,6 +154,14 @@ void tls_stream::fail(const char* what) {
   reason_ = std::string(what) + ": " + openssl_errors();
 }
 
+error_code tls_stream::engine_failed(const char* what) {
+  if (!engine_error_) {
+    engine_error_ = ssl_error_code();  // first: fail() empties the error queue
+    fail(what);
+  }
+  return engine_error_;
+}
+
 awaitable<void> tls_stream::fill(error_code& ec) {
   if (!io_.ready()) {
     release_buffers();  // nothing is on its way: wait without them
@@ -329,8 +337,7 @@ awaitable<std::size_t> tls_stream::read_some(asio::mutable_buffer buf, error_cod
         if (ec) co_return 0;
         continue;
       default: {
-        error_code e = ssl_error_code();  // first: fail() empties the error queue
-        fail("TLS read failed");
+        error_code e = engine_failed("TLS read failed");
         if (total == 0) {
           ec = e;
           co_return 0;
@@ -370,8 +377,7 @@ awaitable<void> tls_stream::write_all(asio::const_buffer buf, error_code& ec) {
     ERR_clear_error();
     std::size_t written = 0;
     if (SSL_write_ex(ssl_, p, n, &written) != 1) {
-      ec = ssl_error_code();
-      fail("TLS write failed");
+      ec = engine_failed("TLS write failed");
       co_return;
     }
     p += written;

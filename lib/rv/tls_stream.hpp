@@ -75,6 +75,8 @@ class tls_stream final : public byte_stream {
   awaitable<void> fill(error_code& ec);   // at least one socket read into in_
   awaitable<void> flush(error_code& ec);  // all of out_ to the socket
   void fail(const char* what);
+  // Records the engine's first failure (and its reason) and returns it.
+  error_code engine_failed(const char* what);
   friend struct tls_stream_bio;
 
   tcp::socket socket_;
@@ -90,6 +92,10 @@ class tls_stream final : public byte_stream {
   bool filling_ = false;           // a fill reads into in_'s prepared space
   asio::steady_timer write_done_;  // cancelled when a flush finishes: wakes waiters
   error_code write_error_;
+  // The engine's first failure. Once it failed, OpenSSL may fail the other
+  // direction's calls with an empty error queue; both directions report
+  // this one, the error that broke the connection (a bad record, say).
+  error_code engine_error_;
   bool sent_shutdown_ = false;
   std::string host_;
   std::vector<spki_pin> pins_;
