@@ -203,6 +203,7 @@ std::string format_registration_answer(const registration_answer& a) {
   if (a.credential)
     out += std::string(credential_field) + ": " + *a.credential + "\r\n" + std::string(credential_age_field) + ": " +
            std::to_string(a.credential_max_age.count()) + "\r\n";
+  if (a.node) out += std::string(node_field) + ": " + *a.node + "\r\n";
   return out + "\r\n";
 }
 
@@ -212,6 +213,9 @@ registration_answer read_registration_answer(const response_head& answer) {
   a.notify = notify && *notify == "1";
   if (const std::string* credential = answer.find(credential_field)) a.credential = *credential;
   a.credential_max_age = std::chrono::seconds(seconds_field(answer, credential_age_field, max_credential_age));
+  // Only compared for equality and shown in logs: printable() keeps a hostile
+  // server's bytes out of the terminal.
+  if (const std::string* node = answer.find(node_field); node && !node->empty()) a.node = printable(*node);
   return a;
 }
 

@@ -60,6 +60,7 @@ struct registration_answer {
   bool notify = false;
   std::optional<std::string> credential;  // Rendezvous-Pool-Credential, when present
   std::chrono::seconds credential_max_age{0};
+  std::optional<std::string> node;  // Rendezvous-Node: the node's ID, when asked for and known
 };
 
 // A pool credential is kept at most a day, whatever Max-Age says: ours live
@@ -67,7 +68,7 @@ struct registration_answer {
 inline constexpr long max_credential_age = 24 * 3600;
 
 // "HTTP/1.1 200 OK", then Rendezvous-Notify: 1 when `notify`, then the
-// credential and its Max-Age when a credential is given.
+// credential and its Max-Age when a credential is given, then the node's ID.
 std::string format_registration_answer(const registration_answer& a);
 // Reads a 200 answer to a registration (the status is the caller's to judge).
 // A Max-Age that is not all digits reads as 0; a larger one than

@@ -101,6 +101,8 @@ classified_request classify_connect(const request_head& head) {
   const std::string* pool = head.find(pool_field);
   r.wants_notify = notify && *notify == "1";
   r.wants_credential = pool && *pool == "1";
+  const std::string* node = head.find(node_field);
+  r.wants_node = node && *node == "1";
   if (credential) {
     if (question != std::string_view::npos) return refuse(400, "a pool credential and a query in one registration");
     if (credential->empty()) return refuse(400, "empty pool credential");
@@ -110,7 +112,7 @@ classified_request classify_connect(const request_head& head) {
   }
   if (question == std::string_view::npos) {
     r.kind = request_kind::connect_client;
-    r.wants_notify = r.wants_credential = false;
+    r.wants_notify = r.wants_credential = r.wants_node = false;
     if (const std::string* key = head.find(client_key_field)) r.client_key = *key;
     return r;
   }
@@ -232,6 +234,7 @@ std::string registration_request(const registration& r) {
   if (!r.credential.empty()) out += std::string(credential_field) + ": " + std::string(r.credential) + "\r\n";
   if (r.notify) out += std::string(notify_field) + ": 1\r\n";
   if (r.want_credential) out += std::string(pool_field) + ": 1\r\n";
+  if (r.want_node) out += std::string(node_field) + ": 1\r\n";
   return out + "\r\n";
 }
 

@@ -18,6 +18,8 @@ inline constexpr std::string_view pool_field = "Rendezvous-Pool";  // "1": pleas
 inline constexpr std::string_view credential_field = "Rendezvous-Pool-Credential";
 inline constexpr std::string_view credential_age_field = "Rendezvous-Pool-Max-Age";  // seconds
 inline constexpr std::string_view client_key_field = "Rendezvous-Client-Key";
+// Request "1": please name your node; answer: the node's ID (§4.4).
+inline constexpr std::string_view node_field = "Rendezvous-Node";
 
 // A UUID as this protocol uses it: 1..128 characters from [A-Za-z0-9._~-]
 // (RFC 3986 unreserved), so it needs no escaping in a target or a header.
@@ -38,6 +40,7 @@ struct classified_request {
   std::string credential;   // register_hidden with a pool credential (then token is empty)
   bool wants_notify = false;  // register_hidden: "Rendezvous-Notify: 1" was sent
   bool wants_credential = false;  // register_hidden: "Rendezvous-Pool: 1" was sent
+  bool wants_node = false;        // register_hidden: "Rendezvous-Node: 1" was sent
   std::string client_key;   // clients: Rendezvous-Client-Key, or else the Basic password
   int status = 0;           // refused: 400, 403, 407, ...
   std::string diagnostic;   // refused: a short human-readable reason, never a secret
@@ -83,6 +86,7 @@ struct registration {
   std::string_view credential;  // when not empty: no query, a Rendezvous-Pool-Credential field
   bool notify = false;
   bool want_credential = false;
+  bool want_node = false;  // Rendezvous-Node: 1
 };
 std::string registration_request(const registration& r);
 // "CONNECT uuid:ID HTTP/1.1\r\nHost: HOST\r\n[Rendezvous-Client-Key: KEY\r\n]\r\n"

@@ -58,6 +58,18 @@ BOOST_AUTO_TEST_CASE(notices_and_a_credential_round_trip) {
   BOOST_TEST_REQUIRE(got.credential.has_value());
   BOOST_TEST(*got.credential == *sent.credential);
   BOOST_TEST(got.credential_max_age.count() == 600);
+  BOOST_TEST(!got.node.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(the_node_id_comes_last_and_reads_back_printable) {
+  rv::registration_answer sent;
+  sent.node = "rv-2";
+  const auto wire = rv::format_registration_answer(sent);
+  BOOST_TEST(wire == "HTTP/1.1 200 OK\r\nRendezvous-Node: rv-2\r\n\r\n");
+  BOOST_TEST(rv::read_registration_answer(read_head(wire)).node.value_or("") == "rv-2");
+  const auto hostile = rv::read_registration_answer(head_of("HTTP/1.1 200 OK", {{"Rendezvous-Node", "a\x1b[2Jb"}}));
+  BOOST_TEST_REQUIRE(hostile.node.has_value());
+  BOOST_TEST(hostile.node->find('\x1b') == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(notify_means_exactly_1) {

@@ -339,6 +339,16 @@ BOOST_AUTO_TEST_CASE(pool_credential_registrations) {
   BOOST_TEST(!client.wants_credential);
 }
 
+BOOST_AUTO_TEST_CASE(a_registration_may_ask_which_node_took_it) {
+  rv::registration r = code_registration(false);
+  r.want_node = true;
+  BOOST_TEST(rv::registration_request(r) ==
+             "CONNECT uuid:abc?response=123456 HTTP/1.1\r\nHost: h:1\r\nRendezvous-Node: 1\r\n\r\n");
+  BOOST_TEST(rv::classify(parse(rv::registration_request(r))).wants_node);
+  BOOST_TEST(!rv::classify(parse("CONNECT uuid:abc?response=1 HTTP/1.1\r\nRendezvous-Node: yes\r\n\r\n")).wants_node);
+  BOOST_TEST(!rv::classify(parse("CONNECT uuid:abc HTTP/1.1\r\nRendezvous-Node: 1\r\n\r\n")).wants_node);
+}
+
 BOOST_AUTO_TEST_CASE(forwarded_request_drops_authorization_only) {
   auto head = parse(
       "GET /x?y=1 HTTP/1.1\r\nHost: h\r\nAuthorization: Basic YWJjOng=\r\nProxy-Authorization: Basic eDp5\r\n"
