@@ -1,7 +1,12 @@
 // rvserver's command line and config file.
 #include "rvserver/options.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 
 #include "rv/cli.hpp"
 #include "rv/error.hpp"
@@ -102,7 +107,10 @@ std::optional<options> parse_options(int argc, char** argv) {
        "serve Prometheus metrics at http://HOST:PORT/metrics: plain HTTP without authentication, "
        "so keep it on loopback or behind an authenticating proxy")
       ("user", po::value<std::string>()->value_name("NAME"),
-       "after binding, run as this user (rvserver must start as root)");
+       "after binding, run as this user (rvserver must start as root)")
+      ("node-id", po::value<std::string>()->value_name("ID"),
+       "this node's name when several rvservers serve as one: in log lines and metrics, and told to "
+       "hidden servers that ask, so that they see two addresses reaching one node (default: HOSTNAME:PID)");
   po::variables_map vm;
   if (!rv::cli::parse(argc, argv, desc, {}, {"rvserver", synopsis, epilogue}, vm)) return std::nullopt;
 
@@ -169,6 +177,20 @@ std::optional<options> parse_options(int argc, char** argv) {
     o.metrics = *ep;
   }
   if (vm.count("user")) o.user = vm["user"].as<std::string>();
+  if (vm.count("node-id")) {
+    o.node_id = vm["node-id"].as<std::string>();
+    // It goes into a header field and into metrics labels as it is.
+    const bool plain = std::all_of(o.node_id.begin(), o.node_id.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
+    });
+    if (o.node_id.empty() || o.node_id.size() > 64 || !plain)
+      throw rv::config_error("--node-id must be 1 to 64 characters of letters, digits, '-', '_', '.' and ':', got '" +
+                             o.node_id + "'");
+  } else {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0]) std::snprintf(host, sizeof host, "rvserver");
+    o.node_id = std::string(host) + ":" + std::to_string(getpid());
+  }
   return o;
 }
 

@@ -36,6 +36,7 @@ struct options {
   std::chrono::milliseconds half_closed_timeout{0};  // 0: no limit
   std::optional<rv::endpoint_spec> metrics;  // Prometheus endpoint (plain HTTP)
   std::string user;                          // run as this user after binding
+  std::string node_id;                       // --node-id, or "HOSTNAME:PID": names this node in logs and to rvhidden
 };
 
 // nullopt when --help or --version was printed. Throws rv::config_error.

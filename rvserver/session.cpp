@@ -58,6 +58,7 @@ awaitable<void> register_hidden(std::unique_ptr<tls_stream> stream, std::string&
   }
   registration_answer parked;
   parked.notify = req.wants_notify;
+  if (req.wants_node) parked.node = st.opts.node_id;
   const auto max_age = st.gate.credential_max_age(unix_now, verdict.chain_began);
   if (req.wants_credential && max_age.count() > 0) {
     parked.credential = st.gate.issue_credential(req.uuid, *secret, unix_now, verdict.chain_began);
