@@ -1,6 +1,7 @@
 // rvconnect's command line, environment, config files and names file.
 #include "rvconnect/options.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "rv/cli.hpp"
@@ -55,9 +56,20 @@ constexpr std::string_view epilogue =
     "--pin is given; there is no way to skip the check. --listen without a host binds\n"
     "127.0.0.1, and prints 'listening ADDRESS:PORT' on stdout. Logs go to stderr.\n"
     "\n"
+    "Several nodes: --server may be given several times (config: several 'server =' lines).\n"
+    "Each server is tried in turn, and each address its name resolves to (A and AAAA, in\n"
+    "the resolver's order). Connecting and the TLS handshake get --try-timeout at one\n"
+    "address and --connect-timeout over all of them; the server's answer then gets\n"
+    "--answer-timeout, since a server may hold a client for its grace period while a\n"
+    "hidden server parks, and then for the hidden server's answer. rvconnect moves on\n"
+    "after a refused, reset, silent or closed connection, no answer, or a 503; it stops at\n"
+    "a certificate or pin failure and at any other answer (404, 502 and 504 are about the\n"
+    "hidden server, the same at every node). An address that failed is tried last for\n"
+    "30 s (with --listen). When every address fails, one error line names each and why.\n"
+    "\n"
     "Exit status:\n"
     "  0  the tunnel ended cleanly\n"
-    "  1  runtime failure (network, TLS, the tunnel was aborted)\n"
+    "  1  runtime failure (network, TLS, the tunnel was aborted; no server reachable)\n"
     "  2  bad usage or configuration (also: an argument that is neither a NAME nor a UUID)\n"
     "  3  no hidden server is registered for UUID (404)\n"
     "  4  the hidden side could not serve the tunnel: its local service is down, or\n"
@@ -125,6 +137,10 @@ std::optional<options> parse_options(int argc, char** argv) {
   desc.add_options()
       ("uuid,u", po::value<std::string>()->value_name("UUID|NAME"),
        "the hidden server to reach: a UUID, or a NAME of the names file (or as the argument)")
+      ("try-timeout", po::value<unsigned>()->value_name("SECONDS")->default_value(3),
+       "deadline for connecting and the TLS handshake at one address, before the next is tried")
+      ("answer-timeout", po::value<unsigned>()->value_name("SECONDS")->default_value(30),
+       "deadline for the server's answer, which may wait for a hidden server to park")
       ("listen,l", po::value<std::string>()->value_name("[HOST:]PORT"),
        "accept local TCP connections here and tunnel each (host defaults to 127.0.0.1)")
       ("names", po::value<std::string>()->value_name("FILE"),
@@ -176,6 +192,8 @@ std::optional<options> parse_options(int argc, char** argv) {
   else if (names.file.read && !canonical_uuid(target))
     o.names_note = "; '" + target + "' is not a name in " + names.file.path + " either";
   o.client_key = client_key_for(vm, o.uuid);
+  o.try_timeout = std::chrono::seconds(std::max(1u, vm["try-timeout"].as<unsigned>()));
+  o.answer_timeout = std::chrono::seconds(std::max(1u, vm["answer-timeout"].as<unsigned>()));
   if (vm.count("listen")) {
     auto text = vm["listen"].as<std::string>();
     auto l = rv::parse_endpoint(text, "127.0.0.1");
