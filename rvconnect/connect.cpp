@@ -137,8 +137,10 @@ awaitable<attempt_result> attempt_at(const options& o, const ssl_ctx_ptr& tls, c
   log::debug("TLS established with ", name, " (", stream->protocol_version(), " ", stream->cipher_suite(), ")",
              stream->resumed() ? ", resumed" : "", at_address);
 
-  // Host names the server as --server gave it, not the address dialled.
-  const auto request = client_connect_request(o.uuid, name, o.client_key);
+  // Host names the server by the name its certificate was checked against
+  // (and SNI carried), not by the address dialled.
+  const auto request =
+      client_connect_request(o.uuid, to_string(endpoint_spec{access.server_name, server.port}), o.client_key);
   error_code ec;
   if (!co_await within(o.connect_timeout, stream->write_all(asio::buffer(request), ec)) || ec) {
     a.what = outcome::closed_before_answer;
@@ -199,16 +201,19 @@ awaitable<std::optional<tunnel>> try_address(failover_run& run, const endpoint_s
   switch (failover::judge(a.what, a.status)) {
     case failover::verdict::open:
       run.memory.succeeded(key);
-      if (!run.failed.empty()) log::info("tunnel opened at ", where, " after ", run.failed.size(), " failed attempt(s)");
+      if (!run.failed.empty())
+        log::info("tunnel opened at ", where, " after ", run.failed.size(), " failed attempt(s)");
       co_return std::move(a.opened);
     case failover::verdict::next:
       run.memory.failed(key, steady_clock::now());
       // info, not warn: as a ProxyCommand rvconnect shares ssh's terminal,
       // and a node that is down is the operator's news, not the user's.
-      log::info("no tunnel at ", where, ": ", a.why, "; trying the next address");
+      log::info("no tunnel at ", where, ": ", a.why, "; moving on");
       run.failed.push_back({where, a.why});
       co_return std::nullopt;
     case failover::verdict::stop:
+      // A node that answered is up, whatever it said.
+      if (a.what == failover::outcome::answered) run.memory.succeeded(key);
       break;
   }
   throw exit_error(a.exit, a.error);
@@ -232,7 +237,7 @@ awaitable<tunnel> open_tunnel(const options& o, const ssl_ctx_ptr& tls, failover
     auto resolved = co_await resolve_all(server, run.budget.next(), why);
     run.budget.spend(steady_clock::now() - started);
     if (resolved.endpoints.empty()) {
-      log::info("no tunnel at ", to_string(server), ": ", why, "; trying the next server");
+      log::info("no tunnel at ", to_string(server), ": ", why, "; moving on");
       run.failed.push_back({to_string(server), why});
       continue;
     }
