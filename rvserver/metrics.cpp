@@ -82,6 +82,14 @@ std::string metrics::render(const registry& parking) const {
   out << "rv_pairing_latency_seconds_bucket{le=\"+Inf\"} " << latency_count << '\n';
   out << "rv_pairing_latency_seconds_sum " << latency_sum << '\n';
   out << "rv_pairing_latency_seconds_count " << latency_count << '\n';
+  family(out, "rv_node_info", "gauge", "This node's --node-id (always 1).");
+  out << "rv_node_info{node=\"" << node << "\"} 1\n";  // --node-id allows no character that needs escaping
+  if (redis_used) {
+    single(out, "rv_redis_up", "gauge", "1 while the connection to Redis (--redis) is up.", redis_up ? 1 : 0);
+    single(out, "rv_redis_unavailable_total", "counter",
+           "Registrations that needed Redis while it was down (refused with 503, or judged locally).",
+           redis_unavailable);
+  }
   return out.str();
 }
 

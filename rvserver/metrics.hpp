@@ -23,6 +23,11 @@ struct metrics {
   std::uint64_t bytes_up = 0;            // client -> hidden server
   std::uint64_t bytes_down = 0;          // hidden server -> client
   std::map<int, std::uint64_t> answers;  // error answers by status (401, 404, 429, ...)
+  std::string node;                      // --node-id: a label of rv_node_info
+  bool redis_used = false;               // --redis was given
+  bool redis_up = false;
+  std::uint64_t redis_unavailable = 0;   // registrations Redis was needed for while it was down
+
 
   // Time from a client's request head to its tunnel opening.
   static constexpr std::array<double, 12> latency_bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,

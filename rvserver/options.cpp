@@ -37,7 +37,8 @@ constexpr std::string_view epilogue =
     "\n"
     "On start, one line per listener goes to stdout: 'listening ADDRESS:PORT' (the real\n"
     "port when 0 was asked), and 'metrics ADDRESS:PORT' for --metrics. Logs go to stderr.\n"
-    "SIGHUP reloads the secrets file, the --client-keys file and the certificate: parked\n"
+    "SIGHUP reloads the secrets file, the --client-keys file, the --pool-credential-key-file\n"
+    "and the certificate: parked\n"
     "connections of removed or rotated UUIDs are closed, open tunnels stay. SIGINT or\n"
     "SIGTERM stop the server.\n"
     "\n"
@@ -108,6 +109,25 @@ std::optional<options> parse_options(int argc, char** argv) {
        "so keep it on loopback or behind an authenticating proxy")
       ("user", po::value<std::string>()->value_name("NAME"),
        "after binding, run as this user (rvserver must start as root)")
+      ("redis", po::value<std::string>()->value_name("URL"),
+       "share the registration gate's memory (used codes, failure throttles, trusted addresses) with "
+       "the other nodes of a cluster in this Redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], "
+       "rediss://... (TLS) or unix:///PATH[?db=N]; put a password in the --config file, not on the "
+       "command line (default: no Redis, the memory is this process's own)")
+      ("redis-prefix", po::value<std::string>()->value_name("PREFIX")->default_value("rv:"),
+       "prefix of every Redis key rvserver writes (several clusters may share one Redis)")
+      ("redis-timeout", po::value<double>()->value_name("SECONDS")->default_value(1),
+       "deadline for each Redis answer; a Redis that misses it counts as down")
+      ("redis-unavailable", po::value<std::string>()->value_name("POLICY")->default_value("refuse"),
+       "while Redis is down, registrations with a TOTP code are refused with 503 and Retry-After "
+       "('refuse'), or judged by this node alone ('local': a code may then be replayed at another "
+       "node). Pool credentials and clients never need Redis")
+      ("redis-ca-file", po::value<std::string>()->value_name("FILE"),
+       "for rediss://: trust this CA instead of the system store")
+      ("pool-credential-key-file", po::value<std::string>()->value_name("FILE"),
+       "keys of the pool credentials, one per line (64 hex digits), mode 0600: the first issues, every "
+       "line verifies, SIGHUP reloads. Give every node the same file, so a credential from one node "
+       "is good at the others and after a restart (default: a key drawn at start)")
       ("node-id", po::value<std::string>()->value_name("ID"),
        "this node's name when several rvservers serve as one: in log lines and metrics, and told to "
        "hidden servers that ask, so that they see two addresses reaching one node (default: HOSTNAME:PID)");
@@ -177,6 +197,21 @@ std::optional<options> parse_options(int argc, char** argv) {
     o.metrics = *ep;
   }
   if (vm.count("user")) o.user = vm["user"].as<std::string>();
+  if (vm.count("redis")) {
+    std::string why;
+    o.redis = rv::parse_redis_url(vm["redis"].as<std::string>(), why);
+    if (!o.redis) throw rv::config_error("--redis: " + why);
+  }
+  o.redis_prefix = vm["redis-prefix"].as<std::string>();
+  if (o.redis_prefix.size() > 64) throw rv::config_error("--redis-prefix must be at most 64 characters");
+  o.redis_timeout = to_ms(vm["redis-timeout"].as<double>(), "redis-timeout", 60);
+  if (o.redis_timeout.count() < 10) throw rv::config_error("--redis-timeout must be at least 0.01 seconds");
+  const auto& unavailable = vm["redis-unavailable"].as<std::string>();
+  if (unavailable != "refuse" && unavailable != "local")
+    throw rv::config_error("--redis-unavailable must be 'refuse' or 'local', got '" + unavailable + "'");
+  o.redis_fallback_local = unavailable == "local";
+  if (vm.count("redis-ca-file")) o.redis_ca_file = vm["redis-ca-file"].as<std::string>();
+  if (vm.count("pool-credential-key-file")) o.credential_key_file = vm["pool-credential-key-file"].as<std::string>();
   if (vm.count("node-id")) {
     o.node_id = vm["node-id"].as<std::string>();
     // It goes into a header field and into metrics labels as it is.

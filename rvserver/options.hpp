@@ -7,6 +7,7 @@
 
 #include "rvserver/replay.hpp"
 #include "rv/endpoint.hpp"
+#include "rv/redis_url.hpp"
 
 namespace rvserver {
 
@@ -36,6 +37,13 @@ struct options {
   std::chrono::milliseconds half_closed_timeout{0};  // 0: no limit
   std::optional<rv::endpoint_spec> metrics;  // Prometheus endpoint (plain HTTP)
   std::string user;                          // run as this user after binding
+  // Several nodes as one service (ARCHITECTURE.md "Cluster").
+  std::optional<rv::redis_address> redis;    // --redis: share the gate's memory there
+  std::string redis_prefix = "rv:";
+  std::chrono::milliseconds redis_timeout{1000};
+  bool redis_fallback_local = false;         // --redis-unavailable local: judge codes alone while Redis is down
+  std::string redis_ca_file;                 // rediss://: trust this CA instead of the system store
+  std::string credential_key_file;           // --pool-credential-key-file: keys shared by the nodes
   std::string node_id;                       // --node-id, or "HOSTNAME:PID": names this node in logs and to rvhidden
 };
 

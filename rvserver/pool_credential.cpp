@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "rv/base64.hpp"
+#include "rv/error.hpp"
 
 namespace rvserver {
 
@@ -27,11 +28,49 @@ std::optional<std::int64_t> unix_time(std::string_view text) {
 }  // namespace
 
 pool_credentials::pool_credentials(std::chrono::seconds lifetime, std::chrono::seconds chain)
-    : lifetime_(lifetime), chain_(chain) {
-  if (RAND_bytes(key_.data(), static_cast<int>(key_.size())) != 1) throw std::runtime_error("RAND_bytes failed");
+    : keys_(1), lifetime_(lifetime), chain_(chain) {
+  if (RAND_bytes(keys_[0].data(), static_cast<int>(keys_[0].size())) != 1) throw std::runtime_error("RAND_bytes failed");
 }
 
-std::string pool_credentials::mac(std::string_view uuid, const rv::totp_params& secret, std::int64_t expiry,
+void pool_credentials::set_keys(std::vector<credential_key> keys) {
+  if (!keys.empty()) keys_ = std::move(keys);
+}
+
+std::vector<credential_key> parse_credential_keys(std::string_view text, std::string_view origin) {
+  std::vector<credential_key> keys;
+  unsigned line_no = 0;
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  while (!text.empty()) {
+    ++line_no;
+    auto end = text.find('\n');
+    auto line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    if (line.empty() || line.front() == '#') continue;
+    auto bad = [&](const std::string& why) {
+      return rv::config_error(std::string(origin) + ":" + std::to_string(line_no) + ": " + why);
+    };
+    if (line.size() != 64) throw bad("a key is 64 hex digits (make one with: openssl rand -hex 32)");
+    credential_key key{};
+    for (std::size_t i = 0; i < key.size(); ++i) {
+      const int hi = hex(line[2 * i]), lo = hex(line[2 * i + 1]);
+      if (hi < 0 || lo < 0) throw bad("a key is 64 hex digits (make one with: openssl rand -hex 32)");
+      key[i] = static_cast<unsigned char>(hi * 16 + lo);
+    }
+    if (keys.size() == 16) throw bad("at most 16 keys");
+    keys.push_back(key);
+  }
+  if (keys.empty()) throw rv::config_error(std::string(origin) + " has no key (make one with: openssl rand -hex 32)");
+  return keys;
+}
+
+std::string pool_credentials::mac(const credential_key& key, std::string_view uuid, const rv::totp_params& secret, std::int64_t expiry,
                                   std::int64_t began) const {
   // Every field has a fixed size or a length in front, so no two inputs share
   // an encoding.
@@ -49,7 +88,7 @@ std::string pool_credentials::mac(std::string_view uuid, const rv::totp_params& 
   message.append(secret.key.begin(), secret.key.end());
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned len = 0;
-  if (!HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
             reinterpret_cast<const unsigned char*>(message.data()), message.size(), out, &len))
     throw std::runtime_error("HMAC-SHA256 failed");
   return rv::base64_encode(std::span<const std::uint8_t>(out, len));
@@ -64,7 +103,7 @@ std::string pool_credentials::issue(std::string_view uuid, const rv::totp_params
                                     std::int64_t began) const {
   const std::int64_t expiry = unix_now + max_age(unix_now, began).count();
   return std::string(version) + std::to_string(expiry) + "." + std::to_string(began) + "." +
-         mac(uuid, secret, expiry, began);
+         mac(keys_.front(), uuid, secret, expiry, began);
 }
 
 std::optional<std::int64_t> pool_credentials::verify(std::string_view uuid, const rv::totp_params& secret,
@@ -83,7 +122,10 @@ std::optional<std::int64_t> pool_credentials::verify(std::string_view uuid, cons
       given = rest.substr(dot2 + 1);
     }
   }
-  const bool mac_ok = rv::constant_time_equal(mac(uuid, secret, expiry.value_or(0), began.value_or(0)), given);
+  // Every key costs its MAC, whichever matches.
+  bool mac_ok = false;
+  for (const auto& key : keys_)
+    mac_ok |= rv::constant_time_equal(mac(key, uuid, secret, expiry.value_or(0), began.value_or(0)), given);
   if (!expiry || !began || !mac_ok) return std::nullopt;
   // Expired, or further ahead than this server ever issues (another key's, or forged).
   if (*expiry < unix_now || *expiry > unix_now + lifetime_.count()) return std::nullopt;

@@ -5,12 +5,15 @@
 // fills with one code and no code is ever used twice.
 //
 // Stateless: "v2.EXPIRY.BEGAN.MAC", both times in Unix seconds, MAC =
-// HMAC-SHA256 under a key drawn at start. BEGAN is when the TOTP registration
+// HMAC-SHA256 under a key drawn at start, or under the first key of
+// --pool-credential-key-file (every key of the file verifies, so a key can be
+// rotated in: add it second, reload every node, move it first, reload, drop
+// the old one). BEGAN is when the TOTP registration
 // that began the chain happened: a credential renews itself (each
 // registration with one gets a fresh one), but never past BEGAN + the chain
 // limit, so a leaked credential dies within that time, not at the next
-// restart. A restart or a rotated secret invalidates every credential; the
-// hidden server then registers with a fresh code.
+// restart. A rotated secret invalidates the UUID's credentials, and so does a
+// restart without a key file; the hidden server then registers with a fresh code.
 #pragma once
 #include <array>
 #include <chrono>
@@ -18,14 +21,25 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "rv/totp.hpp"
 
 namespace rvserver {
 
+using credential_key = std::array<unsigned char, 32>;
+
+// The keys of a key file: one per line, 64 hex digits; blank lines and lines
+// starting with '#' are skipped; 1 to 16 keys. Throws rv::config_error
+// naming `origin` and the line.
+std::vector<credential_key> parse_credential_keys(std::string_view text, std::string_view origin);
+
 class pool_credentials {
  public:
+  // With a key drawn at random: credentials die with the process.
   pool_credentials(std::chrono::seconds lifetime, std::chrono::seconds chain);
+  // The first key issues, every key verifies. `keys` is not empty.
+  void set_keys(std::vector<credential_key> keys);
 
   std::chrono::seconds lifetime() const { return lifetime_; }
   // How long a credential issued now for a chain begun at `began` lives: the
@@ -40,10 +54,10 @@ class pool_credentials {
                                      std::string_view credential, std::int64_t unix_now) const;
 
  private:
-  std::string mac(std::string_view uuid, const rv::totp_params& secret, std::int64_t expiry,
-                  std::int64_t began) const;
+  std::string mac(const credential_key& key, std::string_view uuid, const rv::totp_params& secret,
+                  std::int64_t expiry, std::int64_t began) const;
 
-  std::array<unsigned char, 32> key_{};
+  std::vector<credential_key> keys_;
   std::chrono::seconds lifetime_;
   std::chrono::seconds chain_;
 };

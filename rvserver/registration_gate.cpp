@@ -6,9 +6,6 @@
 namespace rvserver {
 namespace {
 
-constexpr auto trust_for = std::chrono::hours(24);
-constexpr std::size_t trusted_per_uuid = 8;
-
 const rv::totp_params& decoy_secret() {
   // Unknown UUIDs are checked against this, so that both failures cost the same.
   static const rv::totp_params decoy{std::vector<std::uint8_t>(20, 0x5a), 30, 6};
@@ -17,14 +14,29 @@ const rv::totp_params& decoy_secret() {
 
 }  // namespace
 
+std::optional<std::int64_t> registration_gate::valid_credential(const registration_attempt& a,
+                                                                std::int64_t unix_now) const {
+  const auto& secret = a.secret ? *a.secret : decoy_secret();
+  auto began = credentials_.verify(a.uuid, secret, a.credential, unix_now);
+  if (!a.secret) return std::nullopt;
+  return began;
+}
+
+std::optional<std::uint64_t> registration_gate::matching_code(const registration_attempt& a,
+                                                              std::int64_t unix_now) const {
+  const auto& secret = a.secret ? *a.secret : decoy_secret();
+  auto counter = rv::totp_match(secret, a.token, unix_now);
+  if (!a.secret) return std::nullopt;
+  return counter;
+}
+
 gate_result registration_gate::check(const registration_attempt& a, clock_time now, std::int64_t unix_now) {
   const std::string uuid(a.uuid);
-  const auto& secret = a.secret ? *a.secret : decoy_secret();
   if (!a.credential.empty()) {
     // A credential is a 256-bit MAC, not something to guess, and every pool
     // slot of a hidden server may present a stale one after a restart: a
     // refusal is not counted as a failed token.
-    if (auto began = credentials_.verify(a.uuid, secret, a.credential, unix_now); began && a.secret) {
+    if (auto began = valid_credential(a, unix_now)) {
       trust(uuid, a.source, now);
       return {verdict::accepted, milliseconds(0), *began};
     }
@@ -37,12 +49,12 @@ gate_result registration_gate::check(const registration_attempt& a, clock_time n
   if (wait.count() > 0) return {verdict::throttled, wait};
   if (!a.credential.empty()) return {verdict::credential_refused};
 
-  auto counter = rv::totp_match(secret, a.token, unix_now);
-  if (!counter || !a.secret) {
+  auto counter = matching_code(a, unix_now);
+  if (!counter) {
     failed(a, now);
     return {verdict::refused};
   }
-  if (!used_.use(uuid, *counter, rv::totp_counter(secret, unix_now), a.source)) return {verdict::replayed};
+  if (!used_.use(uuid, *counter, rv::totp_counter(*a.secret, unix_now), a.source)) return {verdict::replayed};
   trust(uuid, a.source, now);
   return {verdict::accepted, milliseconds(0), unix_now};
 }

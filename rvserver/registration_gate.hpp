@@ -14,6 +14,7 @@
 // exists.
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,18 @@ class registration_gate {
 
   gate_result check(const registration_attempt& a, clock_time now, std::int64_t unix_now);
 
+  // The two checks that need no memory, for a gate whose tables live
+  // elsewhere (shared_gate): the start of the chain of a valid credential
+  // for a known UUID; the TOTP step of a right code for a known UUID (an
+  // unknown UUID's code is checked against a decoy, so both cost the same).
+  std::optional<std::int64_t> valid_credential(const registration_attempt& a, std::int64_t unix_now) const;
+  std::optional<std::uint64_t> matching_code(const registration_attempt& a, std::int64_t unix_now) const;
+
+  // An address that registered a UUID lately is exempt from the UUID's
+  // throttles for this long; a UUID keeps this many such addresses.
+  static constexpr std::chrono::hours trust_for{24};
+  static constexpr std::size_t trusted_per_uuid = 8;
+
   // A credential for an accepted registration (`began`: its result's
   // chain_began), and how long it lives (0: issue none, the chain is over or
   // credentials are off).
@@ -78,6 +91,9 @@ class registration_gate {
   std::chrono::seconds credential_max_age(std::int64_t unix_now, std::int64_t began) const {
     return credentials_.max_age(unix_now, began);
   }
+
+  // --pool-credential-key-file: the first key issues, every key verifies.
+  void set_credential_keys(std::vector<credential_key> keys) { credentials_.set_keys(std::move(keys)); }
 
   // The UUID's secret was rotated or removed: forget its used codes and trusted addresses.
   void forget(const std::string& uuid);

@@ -89,6 +89,10 @@ server_files load_server_files(const options& opts) {
   f.secrets = load_secrets_file(opts.secrets_file);
   if (!opts.client_keys_file.empty()) f.keys = load_client_keys_file(opts.client_keys_file);
   f.tls = make_server_context(opts.cert_file, opts.key_file);
+  if (!opts.credential_key_file.empty())
+    f.credential_keys = parse_credential_keys(
+        read_secrets_file(opts.credential_key_file, secrets_owner::effective_user_or_root, "pool credential key file"),
+        opts.credential_key_file);
   return f;
 }
 
@@ -113,12 +117,17 @@ void reload(server_state& st) {
     auto evicted = st.parking.evict(uuid);
     for (auto& p : evicted) p->stream->abort();
     st.gate.forget(uuid);
+    if (st.shared) st.shared->forget(uuid);
     closed += evicted.size();
     log::info("uuid=", uuid, removed ? " removed" : " rotated", ": closed ", evicted.size(), " parked connections");
   }
   st.secrets = std::move(files.secrets);
   st.keys = std::move(files.keys);
   st.tls = std::move(files.tls);
+  if (!files.credential_keys.empty()) {
+    st.gate.set_credential_keys(std::move(files.credential_keys));
+    log::info("reloaded the pool credential keys from ", st.opts.credential_key_file);
+  }
   log::info("reloaded ", st.opts.secrets_file, " (", st.secrets.size(), " UUIDs) and ", st.opts.cert_file,
             "; closed ", closed, " parked connections");
 }
@@ -184,7 +193,12 @@ struct server_process {
   std::optional<server_state> state;  // made once the listeners are bound and root is dropped
   asio::io_context io{1};
   ~server_process() {
-    if (state) state->parking.clear();
+    if (!state) return;
+    state->parking.clear();
+    // The Redis connection is a socket of the io_context: it goes before it.
+    state->shared.reset();
+    if (state->redis) state->redis->stop();
+    state->redis.reset();
   }
 };
 
@@ -198,7 +212,41 @@ server_state::server_state(const options& o, server_files files, std::size_t con
       parking(o.max_parked_per_uuid),
       gate(gate_settings_of(o)),
       takes({o.client_rate, o.client_burst}),
-      max_connections(connection_cap) {}
+      max_connections(connection_cap) {
+  if (!files.credential_keys.empty()) gate.set_credential_keys(std::move(files.credential_keys));
+  stats.node = o.node_id;
+}
+
+namespace {
+
+// --redis: connects (and keeps reconnecting) in the background; until the
+// first connection, registrations with a code meet a Redis that is down.
+void share_gate_in_redis(server_state& st, asio::io_context& io) {
+  const auto& o = st.opts;
+  redis_settings settings;
+  settings.address = *o.redis;
+  settings.timeout = o.redis_timeout;
+  if (!o.redis_ca_file.empty()) settings.trust.ca_file = o.redis_ca_file;
+  st.redis = std::make_unique<redis_client>(io.get_executor(), std::move(settings));
+  st.shared = std::make_unique<shared_gate>(io.get_executor(), *st.redis, st.gate, gate_settings_of(o), o.redis_prefix);
+  st.stats.redis_used = true;
+  const std::string where = o.redis->to_string();
+  st.redis->on_state_change = [&st, where](bool up) {
+    st.stats.redis_up = up;
+    if (up) {
+      log::info("redis: connected to ", where, "; the registration gate's memory is shared there");
+    } else if (st.opts.redis_fallback_local) {
+      log::warn("redis: without Redis, judging TOTP codes with this node's memory alone until it is back "
+                "(--redis-unavailable local: a code may be replayed at another node meanwhile)");
+    } else {
+      log::warn("redis: without Redis, refusing registrations with a TOTP code (503) until it is back; "
+                "pool credentials and clients are served as before");
+    }
+  };
+  st.redis->start();
+}
+
+}  // namespace
 
 int run(const options& opts) {
   // Writes to a closed pipe or socket must be errors, not a silent death.
@@ -220,6 +268,8 @@ int run(const options& opts) {
   log::info(st.secrets.size(), " UUIDs in ", opts.secrets_file);
   if (!opts.client_keys_file.empty())
     log::info(st.keys.size(), " UUIDs take only clients with a key (", opts.client_keys_file, ")");
+  log::info("node ", opts.node_id);
+  if (opts.redis) share_gate_in_redis(st, io);
   log::debug("at most ", st.max_connections, " connections, ", opts.max_connections_per_source, " per address");
   for (const auto& a : acceptors) log::info("listening on ", announce(*a, "listening"));
   if (metrics_acceptor) {

@@ -3,17 +3,21 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "rv/asio.hpp"
 #include "rv/head.hpp"
+#include "rv/redis.hpp"
 #include "rv/secrets.hpp"
 #include "rv/tls.hpp"
 #include "rvserver/metrics.hpp"
 #include "rvserver/options.hpp"
 #include "rvserver/registration_gate.hpp"
+#include "rvserver/shared_gate.hpp"
 #include "rvserver/registry.hpp"
 #include "rvserver/throttle.hpp"
 
@@ -24,6 +28,7 @@ struct server_files {
   rv::secrets_table secrets;
   rv::client_keys keys;
   rv::ssl_ctx_ptr tls;
+  std::vector<credential_key> credential_keys;  // empty without --pool-credential-key-file
 };
 
 // Everything sessions share. It outlives every session: run() owns it and
@@ -41,6 +46,10 @@ struct server_state {
   rv::client_keys keys;  // --client-keys: UUIDs whose clients must present a key
   registry parking;
   registration_gate gate;
+  // --redis: the connection, and the gate's memory kept there (else null).
+  // server_process ends both before the io_context they run on.
+  std::unique_ptr<rv::redis_client> redis;
+  std::unique_ptr<shared_gate> shared;
   rate_limiter takes;  // how fast one address may take parked connections
   std::size_t max_connections;
   std::unordered_map<std::string, std::size_t> open_by_source;  // and by IPv6 /48 (block_key)

@@ -34,13 +34,41 @@ std::string_view refusal_diagnostic(verdict v) {
   }
 }
 
+// How long a hidden server refused for want of Redis should wait: about the
+// longest the Redis client's reconnection backoff takes to notice it is back.
+constexpr std::chrono::seconds redis_retry_after{5};
+
+// The gate's verdict, from Redis when the nodes share the gate's memory;
+// nullopt when Redis is needed and down and --redis-unavailable says refuse.
+awaitable<std::optional<gate_result>> judge(server_state& st, const registration_attempt& a) {
+  const auto unix_now = static_cast<std::int64_t>(std::time(nullptr));
+  if (!st.shared) co_return st.gate.check(a, steady_clock::now(), unix_now);
+  if (auto verdict = co_await st.shared->check(a, unix_now)) co_return verdict;
+  ++st.stats.redis_unavailable;
+  if (st.opts.redis_fallback_local) co_return st.gate.check(a, steady_clock::now(), unix_now);
+  co_return std::nullopt;
+}
+
 awaitable<void> register_hidden(std::unique_ptr<tls_stream> stream, std::string& leftover,
                                 const classified_request& req, server_state& st, const conn_info& c) {
   auto it = st.secrets.find(req.uuid);
   const totp_params* secret = nullptr;
   if (it != st.secrets.end()) secret = &it->second.params;
+  // Named, not a braced temporary in the co_await: GCC 12 destroys such a
+  // coroutine argument twice.
+  const registration_attempt attempt{req.uuid, secret, req.token, req.credential, c.source, c.block};
+  auto judged = co_await judge(st, attempt);
+  if (!judged) {
+    const long secs = redis_retry_after.count();
+    log::warn("conn=", c.id, " peer=", c.peer, " uuid=", req.uuid,
+              " status=503 registration refused: Redis is down and codes are only judged with it (--redis-unavailable)");
+    co_await answer_error(st, *stream, 503,
+                          unavailable_response(secs, "this server cannot check TOTP codes now; register at another "
+                                                     "node, or with a pool credential"));
+    co_return;
+  }
+  const auto verdict = *judged;
   const auto unix_now = static_cast<std::int64_t>(std::time(nullptr));
-  auto verdict = st.gate.check({req.uuid, secret, req.token, req.credential, c.source, c.block}, steady_clock::now(), unix_now);
   if (verdict.what == verdict::throttled) {
     co_await too_many(st, *stream, c, verdict.retry_after,
                       "too many failed tokens from this address or for this UUID");

@@ -30,6 +30,13 @@ complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l idle-t
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l half-closed-timeout -x -d 'Close a tunnel this long after one side finished sending (default 0: never)'
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l metrics -x -a '127.0.0.1:9899' -d 'Serve Prometheus metrics (plain HTTP)'
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l user -x -a '(__fish_complete_users)' -d 'Run as this user after binding'
+complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l node-id -x -d 'The name of this node in a cluster (default HOSTNAME:PID)'
+complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l redis -x -a 'redis://127.0.0.1:6379 unix:///run/redis/redis-server.sock' -d 'Share the memory of the registration gate with the other nodes in this Redis'
+complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l redis-prefix -x -d 'Prefix of every Redis key (default rv:)'
+complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l redis-timeout -x -d 'Deadline for each Redis answer (default 1)'
+complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l redis-unavailable -x -a 'refuse local' -d 'Codes while Redis is down: refuse (503) or local (default refuse)'
+complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l redis-ca-file -r -F -d 'For rediss://: trust this CA'
+complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l pool-credential-key-file -r -F -d 'Pool credential keys shared by the nodes (mode 0600)'
 
 # Subcommands, each with its own --help: rvserver secrets add|list|remove|rotate ..., rvserver cert ...
 complete -c rvserver -n __fish_use_subcommand -a secrets -d 'Add, list, remove or rotate UUIDs and secrets'

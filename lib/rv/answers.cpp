@@ -188,9 +188,19 @@ long retry_after_seconds(std::chrono::milliseconds wait) {
   return std::max<long>(1, static_cast<long>((wait.count() + 999) / 1000));
 }
 
-std::string throttled_response(long seconds, std::string_view diagnostic) {
+namespace {
+std::string retry_later_response(int status, long seconds, std::string_view diagnostic) {
   const auto secs = std::to_string(seconds);
-  return error_response(429, std::string(diagnostic) + "; retry after " + secs + " s", {{"Retry-After", secs}});
+  return error_response(status, std::string(diagnostic) + "; retry after " + secs + " s", {{"Retry-After", secs}});
+}
+}  // namespace
+
+std::string throttled_response(long seconds, std::string_view diagnostic) {
+  return retry_later_response(429, seconds, diagnostic);
+}
+
+std::string unavailable_response(long seconds, std::string_view diagnostic) {
+  return retry_later_response(503, seconds, diagnostic);
 }
 
 std::chrono::seconds read_retry_after(const response_head& answer) {

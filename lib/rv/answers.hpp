@@ -46,6 +46,9 @@ std::string digest_challenge_response();
 long retry_after_seconds(std::chrono::milliseconds wait);
 // 429 with Retry-After: SECONDS; the diagnostic ends in "; retry after SECONDS s".
 std::string throttled_response(long seconds, std::string_view diagnostic);
+// The same with 503: the server cannot judge the request now (a cluster node
+// whose Redis is down), and another node or a later try may.
+std::string unavailable_response(long seconds, std::string_view diagnostic);
 // The wait a 429 asks for: Retry-After in seconds (we never send the date
 // form), clamped to 1 s .. 1 h, so that neither a missing field nor a huge
 // number makes a hidden server hammer or give up.

@@ -10,6 +10,7 @@
 
 #include "print.hpp"
 #include "rvserver/registration_gate.hpp"
+#include "rv/error.hpp"
 #include "rv/totp.hpp"
 
 using namespace rvserver;
@@ -338,6 +339,42 @@ BOOST_AUTO_TEST_CASE(forged_and_malformed_credentials_are_refused) {
       registration_attempt a{"uuid-a", &secret, {}, bad, "198.51.100.1", {}};
       BOOST_TEST(gate.check(a, start, now).what == verdict::credential_refused);
     }
+}
+
+BOOST_AUTO_TEST_CASE(nodes_with_one_key_file_take_each_others_credentials_and_keys_rotate_in) {
+  const std::string k1(64, 'a'), k2(64, '7');
+  const auto one = parse_credential_keys(k1 + "\n", "keys");
+  const auto both = parse_credential_keys("# new key first, old one still verifies\n" + k2 + "\n\n" + k1 + "\n", "keys");
+  BOOST_TEST(both.size() == 2u);
+  registration_gate node1({.credential_lifetime = 600s}), node2({.credential_lifetime = 600s});
+  node1.set_credential_keys(one);
+  node2.set_credential_keys(one);
+  const auto now = t0 + 5;
+  const auto cred = node1.issue_credential("uuid-a", secret, now, now);
+  registration_attempt a{"uuid-a", &secret, {}, cred, "198.51.100.1", {}};
+  BOOST_TEST(node2.check(a, start, now).what == verdict::accepted);
+  // Rotation: node 2 reloads a file with a new first key; node 1's credentials still verify
+  // there, and node 2's new ones verify at node 1 once node 1 has the file too.
+  node2.set_credential_keys(both);
+  BOOST_TEST(node2.check(a, start, now).what == verdict::accepted);
+  const auto fresh = node2.issue_credential("uuid-a", secret, now, now);
+  registration_attempt b{"uuid-a", &secret, {}, fresh, "198.51.100.1", {}};
+  BOOST_TEST(node1.check(b, start, now).what == verdict::credential_refused);
+  node1.set_credential_keys(both);
+  BOOST_TEST(node1.check(b, start, now).what == verdict::accepted);
+  // The old key dropped: its credentials die.
+  node1.set_credential_keys(parse_credential_keys(k2, "keys"));
+  BOOST_TEST(node1.check(a, start, now).what == verdict::credential_refused);
+}
+
+BOOST_AUTO_TEST_CASE(a_key_file_is_64_hex_digits_a_line) {
+  for (const std::string& bad : {std::string(), std::string("# only a comment\n"), std::string(63, 'a'), std::string(64, 'g'),
+                                std::string(65, 'a'), std::string(64, 'a') + " extra"})
+    BOOST_TEST_CONTEXT(bad) { BOOST_CHECK_THROW(parse_credential_keys(bad, "keys"), rv::config_error); }
+  std::string seventeen;
+  for (int i = 0; i < 17; ++i) seventeen += std::string(64, 'b') + "\n";
+  BOOST_CHECK_THROW(parse_credential_keys(seventeen, "keys"), rv::config_error);
+  BOOST_TEST(parse_credential_keys("  " + std::string(64, 'A') + "\r\n", "keys").front()[0] == 0xaa);
 }
 
 BOOST_AUTO_TEST_CASE(forget_drops_used_codes_after_a_rotation) {

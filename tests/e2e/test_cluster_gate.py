@@ -1,0 +1,148 @@
+"""Three rvserver nodes sharing one real Redis judge registrations as one server would
+(docs/PROTOCOL.md §5, ARCHITECTURE.md "Cluster"): a code used at one node is replayed at another
+only from its first source, failures spread over the nodes throttle as on one, a pool credential
+from one node is good at another and after a restart, and while Redis is down pairing and
+credentials go on, codes get 503 with Retry-After (or, with --redis-unavailable local, are judged
+by the node alone), until Redis is back."""
+import time
+
+import harness
+from cluster import Cluster, Redis, registration, wrong_code
+from harness import Failure
+from seed_peers import totp
+
+
+def main(t):
+    # The nodes log in as a user with only the ACL SECURITY.md gives rvserver.
+    redis = Redis(t, password=harness.b32(harness.new_key()))
+    ids = {name: t.identity() for name in ("replay", "throttle", "credential", "pairing", "outage",
+                                           "killed", "never")}
+    secrets = t.secrets_file(list(ids.values()))
+    c = Cluster(t, redis, secrets, nodes=4, node_extra={4: ["--redis-unavailable", "local"]})
+    n1, n2, n3, n4 = (c.node(i).addr for i in (1, 2, 3, 4))
+    for i in (1, 2, 3, 4):
+        c.wait_redis_up(i)
+
+    # Pairing at every node: a hidden server parked at each, a client through each.
+    uuid, key = ids["pairing"]
+    svc = t.service(harness.echo_handler)
+    for addr in (n1, n2, n3):
+        t.rvhidden(addr, uuid, secrets, f"127.0.0.1:{svc.port}", pool=1)
+    for addr in (n1, n2, n3):
+        r = t.rvconnect(addr, uuid, input=b"through " + addr.encode())
+        t.expect_rc(r, 0)
+        if r.out != b"through " + addr.encode():
+            raise Failure(f"the tunnel through {addr} carried {r.out!r}")
+
+    # A code used at node 1 is replayed at node 2: refused from another source, taken from
+    # the first one (--token-reuse same-source).
+    uuid, key = ids["replay"]
+    code = totp(key)
+    a = registration(t, n1, uuid, code=code, source="127.0.0.11")
+    if a.status != 200:
+        raise Failure(f"a fresh code at node 1: {a!r}")
+    a = registration(t, n2, uuid, code=code, source="127.0.0.12")
+    if a.status != 401 or "used already" not in a.body:
+        raise Failure(f"node 1's code from another source at node 2 should be refused as used: {a!r}")
+    a = registration(t, n3, uuid, code=code, source="127.0.0.11")
+    if a.status != 200:
+        raise Failure(f"node 1's code from its first source at node 3 should be taken: {a!r}")
+
+    # --token-reuse never, in a second cluster on the same Redis (its own --redis-prefix): not
+    # even the first source may use a code twice, at whichever node.
+    strict = Cluster(t, redis, secrets, nodes=2, first=5,
+                     extra=["--token-reuse", "never", "--redis-prefix", "strict:"])
+    s5, s6 = strict.node(5).addr, strict.node(6).addr
+    uuid, key = ids["never"]
+    code = totp(key)
+    a = registration(t, s5, uuid, code=code, source="127.0.0.61")
+    if a.status != 200:
+        raise Failure(f"a fresh code at node 5: {a!r}")
+    a = registration(t, s6, uuid, code=code, source="127.0.0.61")
+    if a.status != 401 or "used already" not in a.body:
+        raise Failure(f"--token-reuse never: node 5's code from the same source at node 6: {a!r}")
+
+    # Five failures spread over three nodes (--max-failures 5): the sixth try waits, at any node.
+    uuid, key = ids["throttle"]
+    bad = wrong_code(key)
+    for addr in (n1, n1, n2, n2, n3):
+        a = registration(t, addr, uuid, code=bad, source="127.0.0.21")
+        if a.status != 401:
+            raise Failure(f"a wrong code at {addr}: {a!r}")
+    a = registration(t, n1, uuid, code=totp(key), source="127.0.0.21")
+    if a.status != 429 or not a.field("Retry-After"):
+        raise Failure(f"after five failures over three nodes the sixth try should get 429: {a!r}")
+    a = registration(t, n2, uuid, code=totp(key), source="127.0.0.22")
+    if a.status != 200:
+        raise Failure(f"another address is not throttled by the first one's failures: {a!r}")
+
+    # A pool credential from node 1 is good at node 2, and at node 2 after a restart.
+    uuid, key = ids["credential"]
+    a = registration(t, n1, uuid, code=totp(key), source="127.0.0.31", pool=True)
+    credential = a.field("Rendezvous-Pool-Credential")
+    if a.status != 200 or not credential:
+        raise Failure(f"a code registration asking for a pool credential: {a!r}")
+    a = registration(t, n2, uuid, credential=credential, source="127.0.0.31")
+    if a.status != 200:
+        raise Failure(f"node 1's credential at node 2: {a!r}")
+    c.node(2).kill()
+    c.start(c.ips[1])
+    n2 = c.node(2).addr
+    a = registration(t, n2, uuid, credential=credential, source="127.0.0.31")
+    if a.status != 200:
+        raise Failure(f"node 1's credential at node 2 after its restart: {a!r}")
+
+    # Redis silent (SIGSTOP): codes get 503 + Retry-After within about --redis-timeout;
+    # credentials and pairing go on; node 4 (--redis-unavailable local) judges codes alone.
+    uuid, key = ids["outage"]
+    redis.stop()
+    try:
+        start = time.monotonic()
+        a = registration(t, n1, uuid, code=totp(key), source="127.0.0.41")
+        took = time.monotonic() - start
+        if a.status != 503 or not a.field("Retry-After"):
+            raise Failure(f"a code while Redis is silent should get 503 with Retry-After: {a!r}")
+        if took > 5:
+            raise Failure(f"the 503 took {took:.1f} s; --redis-timeout is 0.5 s")
+        a = registration(t, n2, ids["credential"][0], credential=credential, source="127.0.0.31")
+        if a.status != 200:
+            raise Failure(f"a pool credential while Redis is silent: {a!r}")
+        r = t.rvconnect(n3, ids["pairing"][0], input=b"no redis needed")
+        t.expect_rc(r, 0)
+        a = registration(t, n4, uuid, code=totp(key), source="127.0.0.42")
+        if a.status != 200:
+            raise Failure(f"node 4 (--redis-unavailable local) should judge a code alone: {a!r}")
+        c.wait_redis_up(1, up=False)
+        if (c.metric(1, "rv_redis_unavailable_total") or 0) < 1:
+            raise Failure("node 1 did not count the registration Redis was needed for")
+        c.node(1).wait_stderr(r"redis: without Redis", timeout=5)
+    finally:
+        redis.cont()
+    c.wait_redis_up(1)
+    a = registration(t, n1, uuid, code=totp(key), source="127.0.0.41")
+    if a.status != 200:
+        raise Failure(f"a code after Redis came back: {a!r}")
+
+    # Redis killed, then restarted on the same socket: 503 meanwhile, codes again after.
+    uuid, key = ids["killed"]
+    lost_before = c.node(3).count_stderr(r"redis: without Redis")
+    redis.kill()
+    c.wait_redis_up(3, up=False)
+    a = registration(t, n3, uuid, code=totp(key), source="127.0.0.51")
+    if a.status != 503:
+        raise Failure(f"a code while Redis is dead: {a!r}")
+    redis.start()
+    c.wait_redis_up(3)
+    a = registration(t, n3, uuid, code=totp(key), source="127.0.0.51")
+    if a.status != 200:
+        raise Failure(f"a code after Redis restarted: {a!r}")
+    if c.node(3).count_stderr(r"redis: without Redis") != lost_before + 1:
+        raise Failure("node 3 should say once that Redis was lost:\n" + c.node(3).stderr_text())
+
+    # Redis holds no secret: no key names a code, and no value is a credential.
+    keys = redis.command("KEYS", "*")
+    if credential.encode() in keys:
+        raise Failure("a pool credential is in Redis")
+
+
+harness.run(main)
