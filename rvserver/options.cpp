@@ -129,7 +129,8 @@ std::optional<options> parse_options(int argc, char** argv) {
        "line verifies, SIGHUP reloads. Give every node the same file, so a credential from one node "
        "is good at the others and after a restart (default: a key drawn at start)")
       ("node-id", po::value<std::string>()->value_name("ID"),
-       "this node's name when several rvservers serve as one: in log lines and metrics, and told to "
+       "this node's name when several rvservers serve as one: in every log line (rvserver[ID]) and the "
+       "metrics, and told to "
        "hidden servers that ask, so that they see two addresses reaching one node (default: HOSTNAME:PID)");
   po::variables_map vm;
   if (!rv::cli::parse(argc, argv, desc, {}, {"rvserver", synopsis, epilogue}, vm)) return std::nullopt;
@@ -214,6 +215,7 @@ std::optional<options> parse_options(int argc, char** argv) {
   if (vm.count("pool-credential-key-file")) o.credential_key_file = vm["pool-credential-key-file"].as<std::string>();
   if (vm.count("node-id")) {
     o.node_id = vm["node-id"].as<std::string>();
+    o.node_id_given = true;
     // It goes into a header field and into metrics labels as it is.
     const bool plain = std::all_of(o.node_id.begin(), o.node_id.end(), [](unsigned char c) {
       return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';

@@ -45,6 +45,7 @@ struct options {
   std::string redis_ca_file;                 // rediss://: trust this CA instead of the system store
   std::string credential_key_file;           // --pool-credential-key-file: keys shared by the nodes
   std::string node_id;                       // --node-id, or "HOSTNAME:PID": names this node in logs and to rvhidden
+  bool node_id_given = false;                // then every log line says "rvserver[ID]"
 };
 
 // nullopt when --help or --version was printed. Throws rv::config_error.

@@ -252,6 +252,8 @@ int run(const options& opts) {
   // Writes to a closed pipe or socket must be errors, not a silent death.
   std::signal(SIGPIPE, SIG_IGN);
 
+  // Logs of several nodes often meet in one place: each line names its node.
+  if (opts.node_id_given) log::set_program("rvserver[" + opts.node_id + "]");
   server_process process;
   auto& io = process.io;
 
