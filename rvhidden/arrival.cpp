@@ -146,7 +146,8 @@ awaitable<void> guarded_arrival(std::unique_ptr<tls_stream> tunnel, std::string 
 // --max-tunnels, or the default: what the descriptor limit leaves beside the
 // parked slots and the reserve, at most default_max_tunnels.
 std::size_t tunnel_cap(const options& opts, std::size_t limit) {
-  const std::size_t parked = std::size_t{opts.pool} * opts.services.size();
+  // At each node: the --servers given (names with several addresses may add more).
+  const std::size_t parked = std::size_t{opts.pool} * opts.services.size() * std::max<std::size_t>(1, opts.servers.size());
   std::size_t fit = default_max_tunnels;
   if (limit != unlimited_descriptors)
     fit = limit > reserved_descriptors + parked ? (limit - reserved_descriptors - parked) / 2 : 0;

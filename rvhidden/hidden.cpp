@@ -5,7 +5,10 @@
 #include <csignal>
 #include <ctime>
 #include <deque>
+#include <map>
+#include <memory>
 #include <random>
+#include <set>
 
 #include "rv/answers.hpp"
 #include "rv/connect_tls.hpp"
@@ -27,44 +30,94 @@ namespace {
 using namespace rv;
 using namespace std::chrono_literals;
 
-// Shared by every service, slot and tunnel; run() owns it and outlives them all.
+// Shared by every service, node, slot and tunnel; run() owns it and outlives them all.
 struct shared_state {
   const options& opts;
   ssl_ctx_ptr tls;
-  std::string host_header;  // "host:port" as the user wrote --server
   std::uint64_t registrations = 0;  // parked so far, all services (for trim_memory_every)
   std::mt19937 rng{std::random_device{}()};
   tunnel_counts tunnels{};  // all services'; run() sets the caps
 };
 
-// One UUID and its local service, with a pool of slots of its own; run()
-// owns one per service, each outliving its slots and tunnels.
+// One address rvhidden parks at: a --server as given, or (--server-addresses
+// all) an address its name resolved to.
+struct node_target {
+  cli::server_access access;  // aimed at this address; the certificate still names the --server
+  std::string label;          // the address, in log lines ("127.0.0.2:8899")
+  std::string host_header;    // Host: the --server as the user wrote it
+};
+
+struct node_pool;
+
+// One UUID and its local service, with a pool of slots at each node; run()
+// owns one per service, each outliving its nodes, slots and tunnels.
 struct hidden_state {
-  hidden_state(shared_state& sh, const service& sv, totp_params secret, unsigned pool)
+  hidden_state(shared_state& sh, const service& sv, totp_params secret)
       : shared(sh),
         svc(sv),
-        plan(sv.uuid, std::move(secret), pool, sh.opts.connect_timeout, to_string(sh.opts.server)),
+        plan(sv.uuid, std::move(secret), sh.opts.connect_timeout),
         tunnels{sh.tunnels, sv, sh.opts.connect_timeout} {}
 
   shared_state& shared;
   const service& svc;
-  registration_plan plan;   // what to present, what answers mean, how many slots
+  service_plan plan;        // the code turn and the credential, for every node
   service_tunnels tunnels;  // this service's (--max-tunnels-per-service)
+  // The nodes it parks at now, by label. A node dropped from here lives on
+  // in its slots' frames until they stop.
+  std::map<std::string, std::shared_ptr<node_pool>> nodes;
+  std::set<std::string> same_node_logged;  // labels already reported as another address of a node
+};
+
+// One service at one node: the registration plan and the slots. Shared by
+// its slots (detached coroutines) and by hidden_state::nodes.
+struct node_pool {
+  node_pool(hidden_state& s, node_target t)
+      : st(s), target(std::move(t)), plan(s.plan, s.shared.opts.pool, target.label) {}
+
+  // The slots stop: those waiting (backoff, their turn) at once, a parked
+  // one once its connection ends (taken or closed); tunnels run on.
+  void drain() {
+    draining = true;
+    for (auto* timer : idle) timer->cancel();
+  }
+
+  hidden_state& st;
+  node_target target;
+  registration_plan plan;  // what to present, what answers mean, how many slots
+  bool draining = false;   // left DNS, or another address of a node already parked at
+  bool same_node = false;  // drained as another address of a node: checked again on each re-resolve
+  bool filled = false;     // the slots after the first run: started once the first one parked
+  std::set<asio::steady_timer*> idle;  // the waits drain() cuts short
+};
+
+// A slot's wait that drain() may cut short, registered while it lasts.
+class idle_wait {
+ public:
+  idle_wait(node_pool& np, asio::steady_timer& timer) : np_(np), timer_(timer) { np_.idle.insert(&timer_); }
+  ~idle_wait() { np_.idle.erase(&timer_); }
+  idle_wait(const idle_wait&) = delete;
+  idle_wait& operator=(const idle_wait&) = delete;
+
+ private:
+  node_pool& np_;
+  asio::steady_timer& timer_;
 };
 
 void emit(const log_line& line) { log::emit(line.level, line.text); }
 
 // How this slot proves itself: the credential, or a code; while another slot
-// holds the turn to send a code, it waits for the credential that brings.
-awaitable<registration_auth> choose_auth(registration_plan& plan) {
+// (of any node) holds the turn to send a code, it waits for the credential
+// that brings. A node drained meanwhile gets kind::wait back: stop.
+awaitable<registration_auth> choose_auth(node_pool& np) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   const auto since = steady_clock::now();
-  for (;;) {
-    auto auth = plan.next_auth(since, steady_clock::now(), std::time(nullptr));
+  while (!np.draining) {
+    auto auth = np.plan.next_auth(since, steady_clock::now(), std::time(nullptr));
     if (auth.what != registration_auth::kind::wait) co_return auth;
     timer.expires_after(registration_plan::poll_interval);
     co_await timer.async_wait(nothrow);
   }
+  co_return registration_auth{};
 }
 
 // Gives the turn to send a code back however the registration ends.
@@ -96,6 +149,7 @@ enum class park_outcome {
   lost,            // the parked connection closed without a client
   superseded,      // the same, on a seed server: it keeps one per UUID
   surplus,         // a seed server, and another slot's registration is the newest: ours would evict it
+  drained,         // the node is drained (left DNS, or another address of a node parked at): stop
   failed,          // could not connect, handshake or register: back off
   unauthorized,    // 401: the secret or the clock is wrong; back off long
   throttled,       // 429: wait as long as the server said (plan.retry_after())
@@ -109,51 +163,75 @@ std::string connect_failure(const tls_connection& c, const std::string& server) 
   return c.failure(server) + "; retrying with backoff";
 }
 
-void report_failure(hidden_state& st, const std::string& what) { emit(st.plan.failure(what)); }
+void report_failure(node_pool& np, const std::string& what) { emit(np.plan.failure(what)); }
 
-void use_one_slot(hidden_state& st, std::string_view why) {
-  if (auto line = st.plan.use_one_slot(why)) emit(*line);
+void use_one_slot(node_pool& np, std::string_view why) {
+  if (auto line = np.plan.use_one_slot(why)) emit(*line);
+}
+
+awaitable<void> pool_slot(std::shared_ptr<node_pool> np, unsigned slot);
+
+// The first slot at a node parked: the node is not another address of one
+// parked at already, and it is known whether it is a seed server (a pool of
+// one). The rest of the pool starts now; slots that will not run count as stopped.
+void fill_pool(const std::shared_ptr<node_pool>& np, const asio::any_io_executor& ex) {
+  if (np->filled) return;
+  np->filled = true;
+  const unsigned pool = np->st.shared.opts.pool;
+  for (unsigned slot = 1; slot < pool; ++slot) {
+    if (slot < np->plan.pool_size()) {
+      asio::co_spawn(ex, pool_slot(np, slot), asio::detached);
+    } else {
+      np->plan.slot_stopped();
+    }
+  }
 }
 
 // Dials, registers and waits parked for one client.
-awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
+awaitable<park_outcome> park_once(const std::shared_ptr<node_pool>& self, unsigned slot) {
+  node_pool& np = *self;
+  hidden_state& st = np.st;
   const auto& o = st.shared.opts;
-  const auto server = to_string(o.server);
-  auto connection = co_await connect_tls(o, st.shared.tls, o.keepalive);
+  const auto& server = np.target.label;
+  auto connection = co_await connect_tls(np.target.access, st.shared.tls, o.keepalive);
   if (!connection.stream) {
-    report_failure(st, connect_failure(connection, server));
+    report_failure(np, connect_failure(connection, server));
     co_return park_outcome::failed;
   }
   auto stream = std::move(connection.stream);
   error_code ec;
 
-  const auto auth = co_await choose_auth(st.plan);
+  const auto auth = co_await choose_auth(np);
+  if (auth.what == registration_auth::kind::wait) co_return park_outcome::drained;
   // Held from here, so that a slot that stops below gives the code turn back
   // (kept, it would make every later code wait out the slots' give-up time).
-  code_turn_guard turn{st.plan, auth};
+  code_turn_guard turn{np.plan, auth};
   // Waiting for another slot's credential, this slot may have learned that
   // the server is a seed server, where its registration would do harm.
-  if (st.plan.surplus(slot)) co_return park_outcome::surplus;
+  if (np.plan.surplus(slot)) co_return park_outcome::surplus;
   registration r;
   r.uuid = st.svc.uuid;
-  r.host = st.shared.host_header;
+  r.host = np.target.host_header;
   r.token = auth.code;
   r.credential = auth.credential;
   r.notify = true;
   r.want_credential = true;
+  r.want_node = true;
   const auto request = registration_request(r);
   if (!co_await within(o.connect_timeout, stream->write_all(asio::buffer(request), ec)) || ec) {
-    report_failure(st, "lost the connection to " + server + " while registering");
+    report_failure(np, "lost the connection to " + server + " while registering");
     co_return park_outcome::failed;
   }
   std::string buf;
   response_head answer;
   auto parsed = co_await within(o.connect_timeout, read_head(*stream, buf, answer, {}, ec));
   if (!parsed || ec || parsed->status != parse_status::good) {
-    report_failure(st, "no valid answer from " + server + " to the registration;" + error_note(ec));
+    report_failure(np, "no valid answer from " + server + " to the registration;" + error_note(ec));
     co_return park_outcome::failed;
   }
-  const auto meaning = st.plan.on_answer(auth, answer, slot, steady_clock::now());
+  auto meaning = np.plan.on_answer(auth, answer, slot, steady_clock::now());
+  if (meaning.same_node_as && !st.same_node_logged.insert(server).second)
+    for (auto& line : meaning.log) line.level = log::level::debug;  // said once per address
   for (const auto& line : meaning.log) emit(line);
   switch (meaning.what) {
     case registration_result::parked: break;
@@ -162,8 +240,15 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
     case registration_result::throttled: co_return park_outcome::throttled;
     case registration_result::failed: co_return park_outcome::failed;
   }
+  if (meaning.same_node_as) {
+    // Closing a parked connection withdraws it (docs/PROTOCOL.md §4.4).
+    np.same_node = true;
+    np.drain();
+    co_return park_outcome::drained;
+  }
   ++st.shared.registrations;
   const bool notices = meaning.notices;
+  fill_pool(self, co_await asio::this_coro::executor);
 
   // Idle until the first byte arrives (the arrival notice, or a seed
   // server's client's first byte): no buffers and no read in progress
@@ -185,14 +270,14 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
     response_head head;
     auto got = co_await within(o.connect_timeout, read_head(*stream, buf, head, {}, ec));
     if (!got) {
-      report_failure(st, "an arrival notice " + late);
+      report_failure(np, "an arrival notice " + late);
       co_return park_outcome::lost;
     }
     if (ec || got->status != parse_status::good) co_return park_outcome::lost;
     std::string problem;
     auto notice = read_arrival_notice(head, problem);
     if (!notice) {
-      if (!problem.empty()) log::warn(problem, "; closing it");
+      if (!problem.empty()) log::warn(problem, " (from ", server, "); closing it");
       co_return park_outcome::lost;
     }
     std::string mode(to_string(notice->mode));
@@ -207,7 +292,7 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
     buf.resize(16 * 1024);
     auto n = co_await within(o.connect_timeout, stream->read_some(asio::buffer(buf), ec));
     if (!n) {
-      report_failure(st, "a client's first bytes " + late);
+      report_failure(np, "a client's first bytes " + late);
       co_return park_outcome::lost;
     }
     buf.resize(*n);
@@ -220,21 +305,24 @@ awaitable<park_outcome> park_once(hidden_state& st, unsigned slot) {
   co_return park_outcome::taken;
 }
 
-// Registers, parks and re-parks until stopped, or until it is a slot too many
-// for a seed server: then every slot but the newest registration's stops. The
-// choice is never by slot number, which made slot 0, evicted by a newer
-// registration of slot 3, register again and evict slot 3's in turn.
-awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
-  backoff wait(st.shared.opts.backoff_min, st.shared.opts.backoff_max);
+// Registers, parks and re-parks until stopped, until its node is drained, or
+// until it is a slot too many for a seed server: then every slot but the
+// newest registration's stops. The choice is never by slot number, which made
+// slot 0, evicted by a newer registration of slot 3, register again and evict
+// slot 3's in turn. Each node's slots back off on their own: a node that is
+// down or silent delays no other.
+awaitable<void> pool_slot(std::shared_ptr<node_pool> np, unsigned slot) {
+  auto& shared = np->st.shared;
+  backoff wait(shared.opts.backoff_min, shared.opts.backoff_max);
   asio::steady_timer timer(co_await asio::this_coro::executor);
   bool stop = false;
-  while (!stop && !st.plan.surplus(slot)) {
+  while (!stop && !np->draining && !np->plan.surplus(slot)) {
     auto outcome = park_outcome::failed;
     try {
-      outcome = co_await park_once(st, slot);
+      outcome = co_await park_once(np, slot);
     } catch (const std::exception& e) {
       // Nothing a server sends may end a slot for good: count it as a failure.
-      report_failure(st, std::string("registration failed: ") + e.what());
+      report_failure(*np, std::string("registration at ") + np->target.label + " failed: " + e.what());
     }
     milliseconds pause{0};
     switch (outcome) {
@@ -246,36 +334,150 @@ awaitable<void> pool_slot(hidden_state& st, unsigned slot) {
         // that one holds the place now and this slot stops. Someone else's
         // (another hidden server for this UUID): back off, so that the two do
         // not take turns evicting each other at full speed.
-        use_one_slot(st, "a newer registration closed a parked connection");
-        if (st.plan.surplus(slot)) {
+        use_one_slot(*np, "a newer registration closed a parked connection at " + np->target.label);
+        if (np->plan.surplus(slot)) {
           stop = true;
           continue;
         }
-        pause = wait.next(st.shared.rng);
+        pause = wait.next(shared.rng);
         break;
       case park_outcome::surplus:
+      case park_outcome::drained:
         stop = true;
         continue;
       case park_outcome::lost:
       case park_outcome::failed:
-        pause = wait.next(st.shared.rng);
+        pause = wait.next(shared.rng);
         break;
       case park_outcome::stale_credential:
         continue;
       case park_outcome::throttled:
-        pause = std::max(wait.next(st.shared.rng), st.plan.retry_after());
+        pause = std::max(wait.next(shared.rng), np->plan.retry_after());
         break;
       case park_outcome::unauthorized:
         // Retrying a wrong secret fast helps nobody; it also feeds throttles.
-        pause = std::max(wait.next(st.shared.rng), milliseconds(30000));
+        pause = std::max(wait.next(shared.rng), milliseconds(30000));
         break;
     }
+    if (np->draining) break;
+    idle_wait cut_short(*np, timer);
     timer.expires_after(pause);
     co_await timer.async_wait(nothrow);
   }
-  st.plan.slot_stopped();
-  log::debug("uuid=", st.svc.uuid, " slot=", slot, " stops: the server keeps one parked connection per UUID, "
-             "and another slot holds it");
+  np->plan.slot_stopped();
+  if (np->draining) {
+    log::debug("uuid=", np->st.svc.uuid, " slot=", slot, " at ", np->target.label, " stops: the node is drained");
+  } else {
+    log::debug("uuid=", np->st.svc.uuid, " slot=", slot, " at ", np->target.label,
+               " stops: the server keeps one parked connection per UUID, and another slot holds it");
+  }
+}
+
+// A --server, aimed at `address` (itself, or one its name resolved to).
+node_target target_for(const options& o, const endpoint_spec& server, const endpoint_spec& address) {
+  return {o.at(address, server.host), to_string(address), to_string(server)};
+}
+
+// The addresses each --server name resolves to (A and AAAA, in the
+// resolver's order), within --connect-timeout. An IP address is its own.
+awaitable<void> lookup(const endpoint_spec& server, std::vector<endpoint_spec>& found, error_code& ec) {
+  if (ip_literal(server.host)) {
+    found.push_back(server);
+    co_return;
+  }
+  tcp::resolver resolver(co_await asio::this_coro::executor);
+  // No address_configured flag: a name on loopback (localhost: 127.0.0.1
+  // and ::1) keeps both families.
+  auto [rec, results] = co_await resolver.async_resolve(server.host, std::to_string(server.port),
+                                                        tcp::resolver::numeric_service, nothrow);
+  ec = rec;
+  for (const auto& entry : results) {
+    const auto ep = entry.endpoint();
+    found.push_back({ep.address().to_string(), ep.port()});
+  }
+}
+
+// Which nodes every service parks at, now and on each --resolve-interval;
+// run() owns it.
+struct node_watch {
+  const options& opts;
+  std::deque<hidden_state>& services;
+  std::map<std::string, std::vector<node_target>> last_good;  // by --server: its last addresses
+  std::set<std::string> failing;                               // --servers whose lookup fails now (said once)
+  std::set<std::string> current;                               // labels in use
+};
+
+// Starts a pool at each new address, drains those gone, and checks again
+// the addresses drained as another address of a node (it may have changed).
+void apply_targets(node_watch& w, const std::vector<node_target>& targets, const asio::any_io_executor& ex) {
+  std::set<std::string> wanted;
+  for (const auto& t : targets) wanted.insert(t.label);
+  for (const auto& label : wanted)
+    if (!w.current.count(label)) log::info("parking at ", label);
+  for (const auto& label : w.current)
+    if (!wanted.count(label))
+      log::info(label, " is no longer among the addresses of the servers: draining it (its parked connections "
+                       "stay until a client takes them or they close; tunnels run on)");
+  w.current = wanted;
+  for (auto& st : w.services) {
+    for (const auto& t : targets) {
+      auto it = st.nodes.find(t.label);
+      if (it != st.nodes.end() && !it->second->same_node) continue;
+      // A pool of its own, whose first slot parks alone: its answer tells
+      // whether the node is another address of one parked at already.
+      auto np = std::make_shared<node_pool>(st, t);
+      st.nodes[t.label] = np;
+      asio::co_spawn(ex, pool_slot(np, 0), asio::detached);
+    }
+    for (auto it = st.nodes.begin(); it != st.nodes.end();) {
+      if (wanted.count(it->first)) {
+        ++it;
+        continue;
+      }
+      it->second->drain();
+      it = st.nodes.erase(it);
+    }
+  }
+}
+
+// Resolves (--server-addresses all) or takes the --servers as given, applies
+// the result, and does it again every --resolve-interval. A name that fails
+// to resolve keeps its last addresses.
+awaitable<void> watch_nodes(node_watch& w) {
+  const auto& o = w.opts;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    std::vector<node_target> targets;
+    for (const auto& server : o.servers) {
+      if (o.addresses == server_addresses::first) {
+        targets.push_back(target_for(o, server, server));
+        continue;
+      }
+      const auto key = to_string(server);
+      std::vector<endpoint_spec> found;
+      error_code ec;
+      if (!co_await within(o.connect_timeout, lookup(server, found, ec))) ec = asio::error::timed_out;
+      if (ec || found.empty()) {
+        if (w.failing.insert(key).second)
+          log::warn("cannot resolve ", server.host, ":", error_note(ec), "; keeping its last ",
+                    w.last_good[key].size(), " addresses and trying again every --resolve-interval");
+      } else {
+        if (w.failing.erase(key)) log::warn("resolved ", server.host, " again");
+        auto& kept = w.last_good[key];
+        kept.clear();
+        for (const auto& address : found) kept.push_back(target_for(o, server, address));
+      }
+      for (const auto& t : w.last_good[key]) targets.push_back(t);
+    }
+    // Two names for one address: one node.
+    std::vector<node_target> unique;
+    for (auto& t : targets)
+      if (std::none_of(unique.begin(), unique.end(), [&](const node_target& u) { return u.label == t.label; }))
+        unique.push_back(std::move(t));
+    apply_targets(w, unique, co_await asio::this_coro::executor);
+    timer.expires_after(o.resolve_interval);
+    co_await timer.async_wait(nothrow);
+  }
 }
 
 }  // namespace
@@ -290,20 +492,20 @@ int run(const options& opts) {
 
   // The state is declared before the io_context so that it outlives the pool
   // slot and tunnel frames the io_context's destructor destroys.
-  shared_state shared{opts, tls, to_string(opts.server)};
+  shared_state shared{opts, tls};
   shared.tunnels.max = tunnel_cap(opts, descriptors);
   shared.tunnels.max_per_service = opts.max_tunnels_per_service;
   log::debug("at most ", shared.tunnels.max, " tunnels at once; descriptor limit ", descriptors);
-  // A deque: the slots hold references to its elements.
+  // A deque: the nodes and slots hold references to its elements.
   std::deque<hidden_state> services;
   for (const auto& svc : opts.services) {
-    services.emplace_back(shared, svc, secrets.find(svc.uuid)->second.params, opts.pool);
-    log::debug("serving uuid=", svc.uuid, " from ", to_string(svc.forward), " with a pool of ", opts.pool);
+    services.emplace_back(shared, svc, secrets.find(svc.uuid)->second.params);
+    log::debug("serving uuid=", svc.uuid, " from ", to_string(svc.forward), " with a pool of ", opts.pool,
+               " at each node");
   }
+  node_watch watch{opts, services, {}, {}, {}};
   asio::io_context io(1);
-  for (auto& st : services)
-    for (unsigned slot = 0; slot < opts.pool; ++slot) asio::co_spawn(io, pool_slot(st, slot), asio::detached);
-
+  asio::co_spawn(io, watch_nodes(watch), asio::detached);
   asio::co_spawn(io, trim_memory_every(10s, [&shared] { return shared.tunnels.next_id + shared.registrations; }),
                  asio::detached);
   asio::signal_set signals(io);

@@ -21,7 +21,12 @@ constexpr std::string_view synopsis =
     "\n"
     "Several UUIDs, each to its own local service: one --service per UUID instead of\n"
     "--uuid and --forward (which are the same as a single --service). Each UUID has its\n"
-    "own pool of --pool connections and its own line in the secrets file.\n";
+    "own pool of --pool connections and its own line in the secrets file.\n"
+    "\n"
+    "Several nodes (rvservers that serve as one): give --server once per node, or one\n"
+    "name whose addresses are the nodes with --server-addresses all. rvhidden keeps\n"
+    "--pool connections parked at each node, with its own backoff there, so that any\n"
+    "node can pair a client and a node that is down delays no other.\n";
 
 constexpr std::string_view epilogue =
     "Examples:\n"
@@ -34,6 +39,10 @@ constexpr std::string_view epilogue =
     "  secrets = /home/me/.config/rendezvous/secrets\n"
     "  service = 0b6c1d2e-5f1a-4c3b-9d8e-7f6a5b4c3d2e 127.0.0.1:22\n"
     "  service = 9a8b7c6d-1e2f-4a3b-8c9d-0e1f2a3b4c5d 127.0.0.1:8080\n"
+    "\n"
+    "  # three nodes of one service; or one name with an address per node:\n"
+    "  rvhidden --server rv1.example.com:8899 --server rv2.example.com:8899 --server rv3.example.com:8899 ...\n"
+    "  rvhidden --server rv.example.com:8899 --server-addresses all ...\n"
     "\n"
     "Defaults: each option is taken from the first of these that sets it (a repeated\n"
     "option such as --service takes all its values from that one):\n"
@@ -101,7 +110,15 @@ std::optional<options> parse_options(int argc, char** argv) {
        "tunnels open at once, all UUIDs together; past it a client is refused (default: 1024, or "
        "fewer when the descriptor limit allows fewer)")
       ("max-tunnels-per-service", po::value<unsigned>()->value_name("N"),
-       "tunnels open at once for any one UUID (default: no cap beyond --max-tunnels)");
+       "tunnels open at once for any one UUID (default: no cap beyond --max-tunnels)")
+      ("server-addresses", po::value<std::string>()->value_name("first|all")->default_value("first"),
+       "first: each --server is one node, dialled by its name; all: each address (A and AAAA) a --server "
+       "name resolves to is a node, its certificate checked against the name")
+      ("resolve-interval", po::value<unsigned>()->value_name("SECONDS")->default_value(60),
+       "how often --server-addresses all resolves the names again: a new address gets a pool, one that "
+       "left is drained (its idle slots stop at once, its parked connections when a client takes them or "
+       "they close; tunnels run on); also how often an address found to reach a node parked at through "
+       "another address is checked again");
   const rv::cli::default_sources defaults{{{"RV_SERVER", "server"},
                                            {"RV_CA_FILE", "ca-file"},
                                            {"RV_PIN", "pin"},
@@ -150,6 +167,17 @@ std::optional<options> parse_options(int argc, char** argv) {
     o.max_tunnels = vm["max-tunnels"].as<unsigned>();
     if (*o.max_tunnels < 1) throw rv::config_error("--max-tunnels must be at least 1");
   }
+  const auto& addresses = vm["server-addresses"].as<std::string>();
+  if (addresses == "first") {
+    o.addresses = server_addresses::first;
+  } else if (addresses == "all") {
+    o.addresses = server_addresses::all;
+  } else {
+    throw rv::config_error("--server-addresses must be 'first' or 'all', got '" + addresses + "'");
+  }
+  const unsigned interval = vm["resolve-interval"].as<unsigned>();
+  if (interval < 1 || interval > 86400) throw rv::config_error("--resolve-interval must be between 1 and 86400 seconds");
+  o.resolve_interval = std::chrono::seconds(interval);
   if (vm.count("max-tunnels-per-service")) {
     o.max_tunnels_per_service = vm["max-tunnels-per-service"].as<unsigned>();
     if (o.max_tunnels_per_service < 1) throw rv::config_error("--max-tunnels-per-service must be at least 1");

@@ -16,7 +16,12 @@ struct service {
   rv::endpoint_spec forward;
 };
 
-// server, server_name, trust, connect_timeout: how to reach the rendezvous server.
+// How the --server names become nodes: as given (the name is dialled), or
+// each address a name resolves to is a node of its own.
+enum class server_addresses { first, all };
+
+// servers, server_name, trust, connect_timeout: how to reach the rendezvous
+// servers (the nodes of one service: rvhidden parks at each).
 struct options : rv::cli::server_access {
   std::vector<service> services;  // at least one; distinct UUIDs
   std::string secrets_file;       // holds a line for each service's UUID
@@ -28,6 +33,8 @@ struct options : rv::cli::server_access {
   std::chrono::seconds keepalive{20};
   std::chrono::milliseconds backoff_min{1000};
   std::chrono::milliseconds backoff_max{60000};
+  server_addresses addresses = server_addresses::first;
+  std::chrono::seconds resolve_interval{60};  // resolving again (all), and checking same-node addresses again
 };
 
 // nullopt when --help or --version was printed. Throws rv::config_error.

@@ -3,6 +3,7 @@
 // 429 and 200 mean for a slot; a seed server's pool of one.
 #include <boost/test/unit_test.hpp>
 
+#include <memory>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -26,9 +27,12 @@ const steady_time start{};
 constexpr auto connect_timeout = 10s;
 const std::string uuid = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
 
-registration_plan plan_for_pool(unsigned pool) {
-  return registration_plan(uuid, secret, pool, connect_timeout, "rv.example:8899");
-}
+// One service parked at one node: what rvhidden with one --server does.
+struct one_node {
+  service_plan service{uuid, secret, connect_timeout};
+  registration_plan plan;
+  explicit one_node(unsigned pool) : plan(service, pool, "rv.example:8899") {}
+};
 
 // The head of the server's answer, as it comes over the wire.
 rv::response_head answer(std::string_view text) {
@@ -57,7 +61,8 @@ std::vector<std::string> texts(const std::vector<log_line>& lines) {
 BOOST_AUTO_TEST_SUITE(hidden_registration)
 
 BOOST_AUTO_TEST_CASE(one_slot_sends_a_code_and_the_others_take_the_credential_it_brings) {
-  auto plan = plan_for_pool(4);
+  one_node node(4);
+  auto& plan = node.plan;
   const auto now = t0 + 5;
   const auto first = plan.next_auth(start, start, now);
   BOOST_TEST(first.what == kind::code);
@@ -82,7 +87,8 @@ BOOST_AUTO_TEST_CASE(one_slot_sends_a_code_and_the_others_take_the_credential_it
 }
 
 BOOST_AUTO_TEST_CASE(the_turn_to_send_a_code_comes_back_when_the_registration_ends) {
-  auto plan = plan_for_pool(2);
+  one_node node(2);
+  auto& plan = node.plan;
   const auto first = plan.next_auth(start, start, t0);
   BOOST_TEST_REQUIRE(first.code_turn);
   BOOST_TEST(plan.next_auth(start, start, t0 + 31).what == kind::wait);  // a new step, still one at a time
@@ -97,7 +103,8 @@ BOOST_AUTO_TEST_CASE(the_turn_to_send_a_code_comes_back_when_the_registration_en
 }
 
 BOOST_AUTO_TEST_CASE(a_waiting_slot_sends_a_code_itself_after_a_step_and_two_connect_timeouts) {
-  auto plan = plan_for_pool(2);
+  one_node node(2);
+  auto& plan = node.plan;
   const auto first = plan.next_auth(start, start, t0);
   BOOST_TEST_REQUIRE(first.code_turn);
   const auto waiting_since = start + 1s;
@@ -110,7 +117,8 @@ BOOST_AUTO_TEST_CASE(a_waiting_slot_sends_a_code_itself_after_a_step_and_two_con
 }
 
 BOOST_AUTO_TEST_CASE(a_code_is_sent_again_in_its_step_only_until_the_server_refuses_a_reused_one) {
-  auto plan = plan_for_pool(2);
+  one_node node(2);
+  auto& plan = node.plan;
   const auto first = plan.next_auth(start, start, t0 + 1);
   plan.end_turn(first);  // lost on the way
   // The same step: the code goes again (a server with --token-reuse takes it).
@@ -124,7 +132,7 @@ BOOST_AUTO_TEST_CASE(a_code_is_sent_again_in_its_step_only_until_the_server_refu
   BOOST_TEST_REQUIRE(refused.log.size() == 1u);
   BOOST_TEST(refused.log[0].level == level::warn);
   BOOST_TEST(refused.log[0].text ==
-             "the server refused uuid=" + uuid + " (401) with a code this machine had sent before: it refuses reused "
+             "the server at rv.example:8899 refused uuid=" + uuid + " (401) with a code this machine had sent before: it refuses reused "
              "codes (--token-reuse never) or the secret changed; trying the next code");
   // Not in this step any more: the slots wait for the next one.
   BOOST_TEST(plan.next_auth(start, start + 1s, t0 + 29).what == kind::wait);
@@ -138,11 +146,12 @@ BOOST_AUTO_TEST_CASE(a_code_is_sent_again_in_its_step_only_until_the_server_refu
 }
 
 BOOST_AUTO_TEST_CASE(a_fresh_code_refused_is_a_wrong_secret_or_clock) {
-  auto plan = plan_for_pool(1);
+  one_node node(1);
+  auto& plan = node.plan;
   const auto auth = plan.next_auth(start, start, t0);
   const auto r = plan.on_answer(auth, answer("HTTP/1.1 401 Unauthorized\r\n"), 0, start);
   BOOST_TEST(r.what == registration_result::unauthorized);
-  BOOST_TEST(texts(r.log) == std::vector<std::string>{"the server refused uuid=" + uuid +
+  BOOST_TEST(texts(r.log) == std::vector<std::string>{"the server at rv.example:8899 refused uuid=" + uuid +
                                                       " (401): the secret does not match the server's, or this "
                                                       "clock is off (TOTP needs it within 30 s); check the secrets "
                                                       "file and NTP"},
@@ -165,7 +174,8 @@ BOOST_AUTO_TEST_CASE(the_credential_is_kept_until_a_margin_before_its_max_age) {
       {"negative: not kept", "-600", 0s},
   };
   for (const auto& c : cases) BOOST_TEST_CONTEXT(c.name) {
-      auto plan = plan_for_pool(2);
+      one_node node(2);
+      auto& plan = node.plan;
       const auto code = plan.next_auth(start, start, t0);
       plan.on_answer(code, parked_with("cred", c.max_age), 0, start);
       plan.end_turn(code);
@@ -179,7 +189,8 @@ BOOST_AUTO_TEST_CASE(the_credential_is_kept_until_a_margin_before_its_max_age) {
 }
 
 BOOST_AUTO_TEST_CASE(a_401_to_a_credential_forgets_it_only_while_it_is_the_one_held) {
-  auto plan = plan_for_pool(2);
+  one_node node(2);
+  auto& plan = node.plan;
   const auto code = plan.next_auth(start, start, t0);
   plan.on_answer(code, parked_with("cred-1"), 0, start);
   plan.end_turn(code);
@@ -194,7 +205,7 @@ BOOST_AUTO_TEST_CASE(a_401_to_a_credential_forgets_it_only_while_it_is_the_one_h
   BOOST_TEST_REQUIRE(stale.log.size() == 1u);
   BOOST_TEST(stale.log[0].level == level::debug);
   BOOST_TEST(stale.log[0].text ==
-             "uuid=" + uuid + " the server no longer takes our pool credential; registering with a code");
+             "uuid=" + uuid + " the server at rv.example:8899 no longer takes our pool credential; registering with a code");
   // ...and cred-2 is kept.
   BOOST_TEST(plan.next_auth(start, start + 3s, t0 + 3).credential == "cred-2");
   // A 401 to cred-2 forgets it: the next registration sends a code.
@@ -218,14 +229,15 @@ BOOST_AUTO_TEST_CASE(a_429_waits_its_retry_after_from_one_second_to_an_hour) {
       {"a date (we never send one): a second", "Retry-After: Wed, 21 Oct 2026 07:28:00 GMT\r\n", 1},
   };
   for (const auto& c : cases) BOOST_TEST_CONTEXT(c.name) {
-      auto plan = plan_for_pool(1);
+      one_node node(1);
+      auto& plan = node.plan;
       const auto auth = plan.next_auth(start, start, t0);
       const auto throttled = answer("HTTP/1.1 429 Too Many Requests\r\n" + std::string(c.fields));
       const auto r = plan.on_answer(auth, throttled, 0, start);
       BOOST_TEST(r.what == registration_result::throttled);
       BOOST_TEST(plan.retry_after().count() == c.seconds * 1000);
       BOOST_TEST(texts(r.log) ==
-                     std::vector<std::string>{"the server is throttling uuid=" + uuid +
+                     std::vector<std::string>{"the server at rv.example:8899 is throttling uuid=" + uuid +
                                               " or this address (429: too many failed tokens or tunnels); waiting " +
                                               std::to_string(c.seconds) + " s"},
                  boost::test_tools::per_element());
@@ -233,17 +245,19 @@ BOOST_AUTO_TEST_CASE(a_429_waits_its_retry_after_from_one_second_to_an_hour) {
 }
 
 BOOST_AUTO_TEST_CASE(another_status_is_a_failure_and_its_reason_is_made_printable) {
-  auto plan = plan_for_pool(1);
+  one_node node(1);
+  auto& plan = node.plan;
   const auto auth = plan.next_auth(start, start, t0);
   const auto r = plan.on_answer(auth, answer("HTTP/1.1 503 Busy\x80\r\n"), 0, start);
   BOOST_TEST(r.what == registration_result::failed);
   BOOST_TEST(texts(r.log) ==
-                 std::vector<std::string>{"the server answered 503 Busy? to the registration of uuid=" + uuid},
+                 std::vector<std::string>{"the server at rv.example:8899 answered 503 Busy? to the registration of uuid=" + uuid},
              boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_failure_is_a_warning_once_and_the_next_success_says_so) {
-  auto plan = plan_for_pool(1);
+  one_node node(1);
+  auto& plan = node.plan;
   BOOST_TEST(plan.failure("cannot connect to rv.example:8899: refused").level == level::warn);
   BOOST_TEST(plan.failure("cannot connect to rv.example:8899: refused").level == level::debug);  // every slot, again
   BOOST_TEST(plan.failure("TLS with rv.example:8899 failed: bad certificate").level == level::warn);
@@ -264,14 +278,15 @@ BOOST_AUTO_TEST_CASE(a_failure_is_a_warning_once_and_the_next_success_says_so) {
 }
 
 BOOST_AUTO_TEST_CASE(a_seed_server_is_served_by_one_slot_that_sends_the_current_code) {
-  auto plan = plan_for_pool(4);
+  one_node node(4);
+  auto& plan = node.plan;
   const auto first = plan.next_auth(start, start, t0);
   const auto r = plan.on_answer(first, answer(seed_ok), 2, start);
   plan.end_turn(first);
   BOOST_TEST(r.what == registration_result::parked);
   BOOST_TEST(!r.notices);
   BOOST_TEST(texts(r.log) ==
-                 (std::vector<std::string>{"uuid=" + uuid + " the server offers no arrival notices: a seed-protocol "
+                 (std::vector<std::string>{"uuid=" + uuid + " the server at rv.example:8899 offers no arrival notices: a seed-protocol "
                                            "server, which keeps one parked connection per UUID; using a pool of 1",
                                            "parked uuid=" + uuid + " slot=2 server=rv.example:8899 (seed server: no "
                                            "notices)"}),
@@ -296,7 +311,8 @@ BOOST_AUTO_TEST_CASE(a_seed_server_is_served_by_one_slot_that_sends_the_current_
 }
 
 BOOST_AUTO_TEST_CASE(an_eviction_shrinks_the_pool_to_one_and_the_newest_registration_keeps_it) {
-  auto plan = plan_for_pool(3);
+  one_node node(3);
+  auto& plan = node.plan;
   const auto code = plan.next_auth(start, start, t0);
   plan.on_answer(code, parked_with("cred"), 0, start);  // notices: nothing known yet
   plan.end_turn(code);
@@ -314,7 +330,8 @@ BOOST_AUTO_TEST_CASE(an_eviction_shrinks_the_pool_to_one_and_the_newest_registra
 }
 
 BOOST_AUTO_TEST_CASE(whether_credentials_are_issued_is_learned_from_answers_to_codes) {
-  auto plan = plan_for_pool(2);
+  one_node node(2);
+  auto& plan = node.plan;
   BOOST_TEST(plan.credentials() == credential_support::unknown);
   const auto code = plan.next_auth(start, start, t0);
   plan.on_answer(code, parked_with("cred"), 0, start);
@@ -328,6 +345,194 @@ BOOST_AUTO_TEST_CASE(whether_credentials_are_issued_is_learned_from_answers_to_c
   BOOST_TEST(plan.credentials() == credential_support::issued);
   // Notices are on only for "1".
   BOOST_TEST(!plan.on_answer(cred, answer("HTTP/1.1 200 OK\r\nRendezvous-Notify: yes\r\n"), 1, start).notices);
+}
+
+// ---- several nodes of one service: one service_plan, a registration_plan per node
+
+namespace {
+// rvserver's 200 that also names its node (Rendezvous-Node: 1 was asked).
+rv::response_head parked_at_node(std::string_view node, std::string_view credential = "cred") {
+  return answer("HTTP/1.1 200 OK\r\nRendezvous-Notify: 1\r\nRendezvous-Pool-Credential: " + std::string(credential) +
+                "\r\nRendezvous-Pool-Max-Age: 600\r\nRendezvous-Node: " + std::string(node) + "\r\n");
+}
+const rv::response_head refused = answer("HTTP/1.1 401 Unauthorized\r\n");
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(one_code_fills_every_node_that_shares_the_credential_key) {
+  service_plan service(uuid, secret, connect_timeout);
+  registration_plan a(service, 2, "127.0.0.1:8899"), b(service, 2, "127.0.0.2:8899");
+  const auto code = a.next_auth(start, start, t0);
+  BOOST_TEST_REQUIRE(code.code_turn);
+  // Node b waits for the credential the code brings, rather than sending a code of its own.
+  BOOST_TEST(b.next_auth(start, start, t0).what == kind::wait);
+  a.on_answer(code, parked_with("cred-a"), 0, start + 1s);
+  a.end_turn(code);
+  const auto at_b = b.next_auth(start, start + 1s, t0 + 1);
+  BOOST_TEST(at_b.what == kind::credential);
+  BOOST_TEST(at_b.credential == "cred-a");
+  BOOST_TEST(at_b.shared);
+  BOOST_TEST(at_b.from == a.node());
+  // Node b takes it (a shared key) and hands out a fresh one: every node presents that now.
+  const auto r = b.on_answer(at_b, parked_with("cred-b"), 0, start + 2s);
+  BOOST_TEST(r.what == registration_result::parked);
+  BOOST_TEST(b.credentials() == credential_support::issued);
+  BOOST_TEST(!b.own_credential());
+  BOOST_TEST(a.next_auth(start, start + 2s, t0 + 2).credential == "cred-b");
+  BOOST_TEST(b.next_auth(start, start + 2s, t0 + 2).credential == "cred-b");
+}
+
+BOOST_AUTO_TEST_CASE(a_node_that_refuses_the_shared_credential_gets_a_code_and_keeps_its_own) {
+  service_plan service(uuid, secret, connect_timeout);
+  registration_plan a(service, 2, "127.0.0.1:8899"), b(service, 2, "127.0.0.2:8899");
+  const auto code = a.next_auth(start, start, t0);
+  a.on_answer(code, parked_with("cred-a"), 0, start);
+  a.end_turn(code);
+  const auto shared = b.next_auth(start, start, t0 + 1);
+  BOOST_TEST_REQUIRE(shared.credential == "cred-a");
+  const auto r = b.on_answer(shared, refused, 0, start + 1s);
+  BOOST_TEST(r.what == registration_result::stale_credential);  // again at once, with a code
+  BOOST_TEST(texts(r.log) ==
+                 std::vector<std::string>{"uuid=" + uuid + " the server at 127.0.0.2:8899 refused the pool credential "
+                                          "another node issued (the nodes do not share a credential key, or this one "
+                                          "restarted): it gets a code and then a credential of its own"},
+             boost::test_tools::per_element());
+  BOOST_TEST(b.own_credential());
+  // Node a's credential is not forgotten: node a still takes it.
+  BOOST_TEST(a.next_auth(start, start + 1s, t0 + 1).credential == "cred-a");
+  // Node b sends this step's code again (a node that shares no key shares no replay memory either).
+  const auto b_code = b.next_auth(start, start + 1s, t0 + 1);
+  BOOST_TEST(b_code.what == kind::code);
+  BOOST_TEST(b_code.code_turn);
+  BOOST_TEST(b_code.reused);
+  b.on_answer(b_code, parked_with("cred-b"), 0, start + 2s);
+  b.end_turn(b_code);
+  // From then on each node presents its own.
+  BOOST_TEST(b.next_auth(start, start + 2s, t0 + 2).credential == "cred-b");
+  BOOST_TEST(a.next_auth(start, start + 2s, t0 + 2).credential == "cred-a");
+  // Node b restarts: its own credential is refused and forgotten; the next code is b's alone.
+  const auto b_cred = b.next_auth(start, start + 3s, t0 + 3);
+  BOOST_TEST(!b_cred.shared);
+  const auto stale = b.on_answer(b_cred, refused, 1, start + 3s);
+  BOOST_TEST(stale.what == registration_result::stale_credential);
+  BOOST_TEST(stale.log.at(0).level == level::debug);
+  BOOST_TEST(b.next_auth(start, start + 3s, t0 + 31).what == kind::code);
+  BOOST_TEST(a.next_auth(start, start + 3s, t0 + 31).credential == "cred-a");
+}
+
+BOOST_AUTO_TEST_CASE(the_node_that_handed_out_the_shared_credential_refusing_it_forgets_it_for_all) {
+  service_plan service(uuid, secret, connect_timeout);
+  registration_plan a(service, 2, "127.0.0.1:8899"), b(service, 2, "127.0.0.2:8899");
+  const auto code = a.next_auth(start, start, t0);
+  a.on_answer(code, parked_with("cred-a"), 0, start);
+  a.end_turn(code);
+  // Node a restarted with another key: its own credential is dead everywhere it was good.
+  const auto again = a.next_auth(start, start + 1s, t0 + 1);
+  BOOST_TEST(a.on_answer(again, refused, 1, start + 1s).what == registration_result::stale_credential);
+  BOOST_TEST(!a.own_credential());
+  BOOST_TEST(!service.has_credential(start + 1s));
+  BOOST_TEST(b.next_auth(start, start + 1s, t0 + 31).what == kind::code);
+}
+
+BOOST_AUTO_TEST_CASE(the_turn_to_send_a_code_is_one_for_every_node) {
+  service_plan service(uuid, secret, connect_timeout);
+  registration_plan a(service, 2, "a:1"), b(service, 2, "b:1"), c(service, 2, "c:1");
+  const auto first = a.next_auth(start, start, t0);
+  BOOST_TEST_REQUIRE(first.code_turn);
+  BOOST_TEST(b.next_auth(start, start, t0).what == kind::wait);
+  BOOST_TEST(c.next_auth(start, start, t0).what == kind::wait);
+  a.end_turn(first);  // node a went away before any answer
+  const auto second = b.next_auth(start, start, t0 + 1);
+  BOOST_TEST(second.code_turn);
+  BOOST_TEST(second.reused);
+  // Nodes that share replay memory (--token-reuse never) refuse the code node a sent: no node
+  // sends this step's again, each waits for the next step.
+  BOOST_TEST(b.on_answer(second, refused, 0, start).what == registration_result::stale_credential);
+  b.end_turn(second);
+  BOOST_TEST(c.next_auth(start, start, t0 + 2).what == kind::wait);
+  BOOST_TEST(a.next_auth(start, start, t0 + 2).what == kind::wait);
+  const auto next = c.next_auth(start, start, t0 + 30);
+  BOOST_TEST(next.code_turn);
+  BOOST_TEST(!next.reused);
+}
+
+BOOST_AUTO_TEST_CASE(a_seed_node_among_ours_gets_codes_and_a_pool_of_one_alone) {
+  struct seed_case {
+    std::string_view name, answer_to_credential;
+  };
+  const seed_case cases[] = {
+      {"404: the credential was a client, nothing parked", "HTTP/1.1 404 Not Found\r\n"},
+      {"200 without notices: the credential was paired as a client", "HTTP/1.1 200\r\n"},
+  };
+  for (const auto& c : cases) BOOST_TEST_CONTEXT(c.name) {
+      service_plan service(uuid, secret, connect_timeout);
+      registration_plan ours(service, 3, "rv.example:8899"), seed(service, 3, "seed.example:8899");
+      const auto code = ours.next_auth(start, start, t0);
+      ours.on_answer(code, parked_with("cred"), 0, start);
+      ours.end_turn(code);
+      const auto cred = seed.next_auth(start, start, t0 + 1);
+      BOOST_TEST_REQUIRE(cred.what == kind::credential);
+      const auto r = seed.on_answer(cred, answer(c.answer_to_credential), 0, start);
+      BOOST_TEST(r.what == registration_result::stale_credential);
+      BOOST_TEST(seed.credentials() == credential_support::none);
+      // Never a credential there again; the current code, without waiting for the turn.
+      const auto later = start + 601s;
+      const auto holder = ours.next_auth(later, later, t0 + 30);  // ours' credential ran out: a code
+      BOOST_TEST_REQUIRE(holder.code_turn);
+      const auto seed_code = seed.next_auth(later, later, t0 + 30);
+      BOOST_TEST(seed_code.what == kind::code);
+      BOOST_TEST(!seed_code.code_turn);
+      const auto parked = seed.on_answer(seed_code, answer(seed_ok), 1, start + 601s);
+      BOOST_TEST(parked.what == registration_result::parked);
+      BOOST_TEST(seed.pool_size() == 1u);
+      // The other node keeps its pool and its credentials.
+      BOOST_TEST(ours.pool_size() == 3u);
+      ours.on_answer(holder, parked_with("cred-2"), 1, start + 601s);
+      ours.end_turn(holder);
+      BOOST_TEST(ours.next_auth(later, later + 1s, t0 + 31).credential == "cred-2");
+      BOOST_TEST(seed.next_auth(later, later + 1s, t0 + 31).what == kind::code);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_second_address_of_a_node_parked_at_is_named_and_only_then) {
+  service_plan service(uuid, secret, connect_timeout);
+  auto v4 = std::make_unique<registration_plan>(service, 2, "127.0.0.1:8899");
+  registration_plan v6(service, 2, "[::1]:8899"), other(service, 2, "127.0.0.2:8899");
+  const auto code = v4->next_auth(start, start, t0);
+  const auto first = v4->on_answer(code, parked_at_node("vm:100"), 0, start);
+  v4->end_turn(code);
+  BOOST_TEST(!first.same_node_as.has_value());
+  BOOST_TEST(texts(first.log) == std::vector<std::string>{"parked uuid=" + uuid +
+                                                          " slot=0 server=127.0.0.1:8899 node=vm:100"},
+             boost::test_tools::per_element());
+  BOOST_TEST(v4->node_id().value_or("") == "vm:100");
+  // Its second slot: the same node, the same address: nothing to say.
+  BOOST_TEST(!v4->on_answer(v4->next_auth(start, start, t0), parked_at_node("vm:100"), 1, start).same_node_as);
+  const auto twice = v6.on_answer(v6.next_auth(start, start, t0), parked_at_node("vm:100"), 0, start);
+  BOOST_TEST(twice.what == registration_result::parked);
+  BOOST_TEST(twice.same_node_as.value_or("") == "127.0.0.1:8899");
+  BOOST_TEST(texts(twice.log) ==
+                 std::vector<std::string>{"uuid=" + uuid + " the server at [::1]:8899 is node vm:100, where this "
+                                          "service parks already through 127.0.0.1:8899: not parking there twice "
+                                          "(checked again every --resolve-interval)"},
+             boost::test_tools::per_element());
+  BOOST_TEST(twice.log[0].level == level::info);
+  BOOST_TEST(!other.on_answer(other.next_auth(start, start, t0), parked_at_node("vm:200"), 0, start).same_node_as);
+  // A server that names no node (a seed server, an older rvserver) is never a duplicate.
+  registration_plan seed(service, 2, "127.0.0.3:8899");
+  BOOST_TEST(!seed.on_answer(seed.next_auth(start, start, t0), answer(seed_ok), 0, start).same_node_as);
+  // Once the first address is gone, the node is the second one's.
+  v4.reset();
+  BOOST_TEST(!v6.on_answer(v6.next_auth(start, start, t0), parked_at_node("vm:100"), 1, start).same_node_as);
+}
+
+BOOST_AUTO_TEST_CASE(failures_are_said_once_per_node) {
+  service_plan service(uuid, secret, connect_timeout);
+  registration_plan a(service, 2, "127.0.0.1:8899"), b(service, 2, "127.0.0.2:8899");
+  BOOST_TEST(a.failure("TLS handshake with 127.0.0.1:8899 timed out").level == level::warn);
+  BOOST_TEST(b.failure("cannot connect to 127.0.0.2:8899: refused").level == level::warn);
+  // Node b failing does not make node a's repeated failure new again, nor the reverse.
+  BOOST_TEST(a.failure("TLS handshake with 127.0.0.1:8899 timed out").level == level::debug);
+  BOOST_TEST(b.failure("cannot connect to 127.0.0.2:8899: refused").level == level::debug);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
