@@ -128,6 +128,10 @@ std::optional<options> parse_options(int argc, char** argv) {
        "keys of the pool credentials, one per line (64 hex digits), mode 0600: the first issues, every "
        "line verifies, SIGHUP reloads. Give every node the same file, so a credential from one node "
        "is good at the others and after a restart (default: a key drawn at start)")
+      ("tls-ticket-key-file", po::value<std::string>()->value_name("FILE"),
+       "keys that seal TLS session tickets, one per line as for the pool credential keys: nodes "
+       "with the same file resume each other's sessions, so clients that move between nodes skip "
+       "the certificate and its signature (default: a key drawn at start and at each reload)")
       ("node-id", po::value<std::string>()->value_name("ID"),
        "this node's name when several rvservers serve as one: in every log line (rvserver[ID]) and the "
        "metrics, and told to "
@@ -213,6 +217,7 @@ std::optional<options> parse_options(int argc, char** argv) {
   o.redis_fallback_local = unavailable == "local";
   if (vm.count("redis-ca-file")) o.redis_ca_file = vm["redis-ca-file"].as<std::string>();
   if (vm.count("pool-credential-key-file")) o.credential_key_file = vm["pool-credential-key-file"].as<std::string>();
+  if (vm.count("tls-ticket-key-file")) o.ticket_key_file = vm["tls-ticket-key-file"].as<std::string>();
   if (vm.count("node-id")) {
     o.node_id = vm["node-id"].as<std::string>();
     o.node_id_given = true;

@@ -44,6 +44,7 @@ struct options {
   bool redis_fallback_local = false;         // --redis-unavailable local: judge codes alone while Redis is down
   std::string redis_ca_file;                 // rediss://: trust this CA instead of the system store
   std::string credential_key_file;           // --pool-credential-key-file: keys shared by the nodes
+  std::string ticket_key_file;               // --tls-ticket-key-file: the same, for TLS session tickets
   std::string node_id;                       // --node-id, or "HOSTNAME:PID": names this node in logs and to rvhidden
   bool node_id_given = false;                // then every log line says "rvserver[ID]"
 };

@@ -24,15 +24,11 @@
 #include <vector>
 
 #include "rv/totp.hpp"
+#include "rvserver/key_file.hpp"
 
 namespace rvserver {
 
-using credential_key = std::array<unsigned char, 32>;
-
-// The keys of a key file: one per line, 64 hex digits; blank lines and lines
-// starting with '#' are skipped; 1 to 16 keys. Throws rv::config_error
-// naming `origin` and the line.
-std::vector<credential_key> parse_credential_keys(std::string_view text, std::string_view origin);
+using credential_key = secret_key;  // key_file.hpp
 
 class pool_credentials {
  public:

@@ -90,9 +90,8 @@ server_files load_server_files(const options& opts) {
   if (!opts.client_keys_file.empty()) f.keys = load_client_keys_file(opts.client_keys_file);
   f.tls = make_server_context(opts.cert_file, opts.key_file);
   if (!opts.credential_key_file.empty())
-    f.credential_keys = parse_credential_keys(
-        read_secrets_file(opts.credential_key_file, secrets_owner::effective_user_or_root, "pool credential key file"),
-        opts.credential_key_file);
+    f.credential_keys = load_key_file(opts.credential_key_file, "pool credential key file");
+  if (!opts.ticket_key_file.empty()) set_ticket_keys(f.tls.get(), load_key_file(opts.ticket_key_file, "TLS ticket key file"));
   return f;
 }
 

@@ -37,6 +37,7 @@ complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l redis-
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l redis-unavailable -x -a 'refuse local' -d 'Codes while Redis is down: refuse (503) or local (default refuse)'
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l redis-ca-file -r -F -d 'For rediss://: trust this CA'
 complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l pool-credential-key-file -r -F -d 'Pool credential keys shared by the nodes (mode 0600)'
+complete -c rvserver -n 'not __fish_seen_subcommand_from secrets cert' -l tls-ticket-key-file -r -F -d 'TLS session ticket keys shared by the nodes (mode 0600)'
 
 # Subcommands, each with its own --help: rvserver secrets add|list|remove|rotate ..., rvserver cert ...
 complete -c rvserver -n __fish_use_subcommand -a secrets -d 'Add, list, remove or rotate UUIDs and secrets'

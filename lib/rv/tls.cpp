@@ -2,8 +2,14 @@
 #include "rv/tls.hpp"
 
 #include <openssl/err.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
+
+#include <algorithm>
+#include <memory>
+#include <string_view>
 
 #include "rv/error.hpp"
 
@@ -78,6 +84,87 @@ ssl_ctx_ptr make_server_context(const std::string& cert_file, const std::string&
   if (SSL_CTX_check_private_key(ctx.get()) != 1)
     throw config_error("private key " + key_file + " does not match certificate " + cert_file);
   return ctx;
+}
+
+namespace {
+
+// A ticket key: its name (sent in the ticket, to find it again), an AES-256
+// key that encrypts the ticket and an HMAC-SHA256 key that authenticates it,
+// each derived from the secret under its own label, so that no two uses share
+// a key.
+struct ticket_key {
+  std::array<unsigned char, 16> name;
+  std::array<unsigned char, 32> aes;
+  std::array<unsigned char, 32> hmac;
+};
+
+std::array<unsigned char, 32> derive(std::string_view label, const std::array<unsigned char, 32>& secret) {
+  std::array<unsigned char, 32> out{};
+  std::string input(label);
+  input.append(reinterpret_cast<const char*>(secret.data()), secret.size());
+  unsigned int len = 0;
+  EVP_Digest(input.data(), input.size(), out.data(), &len, EVP_sha256(), nullptr);
+  OPENSSL_cleanse(input.data(), input.size());
+  return out;
+}
+
+int ticket_keys_slot() {
+  static const int slot = SSL_CTX_get_ex_new_index(
+      0, nullptr, nullptr, nullptr, [](void*, void* keys, CRYPTO_EX_DATA*, int, long, void*) {
+        auto* k = static_cast<std::vector<ticket_key>*>(keys);
+        if (k) OPENSSL_cleanse(k->data(), k->size() * sizeof(ticket_key));
+        delete k;
+      });
+  return slot;
+}
+
+int seal_or_open_ticket(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                        EVP_MAC_CTX* mac, int encrypt) {
+  const auto* keys = static_cast<const std::vector<ticket_key>*>(
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ticket_keys_slot()));
+  if (!keys || keys->empty()) return -1;
+  auto mac_key = [&](const ticket_key& k) {
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_octet_string("key", const_cast<unsigned char*>(k.hmac.data()), k.hmac.size()),
+        OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
+    return EVP_MAC_CTX_set_params(mac, params) == 1;
+  };
+  if (encrypt) {
+    const ticket_key& k = keys->front();
+    std::copy(k.name.begin(), k.name.end(), name);
+    if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return -1;
+    if (EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, k.aes.data(), iv) != 1 || !mac_key(k)) return -1;
+    return 1;
+  }
+  for (std::size_t i = 0; i < keys->size(); ++i) {
+    const ticket_key& k = (*keys)[i];
+    if (!std::equal(k.name.begin(), k.name.end(), name)) continue;
+    if (!mac_key(k) || EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, k.aes.data(), iv) != 1) return -1;
+    return i == 0 ? 1 : 2;  // 2: valid, but sealed with a key on its way out: issue a new ticket
+  }
+  return 0;  // not ours (another cluster's, or a key since dropped): a full handshake
+}
+
+}  // namespace
+
+void set_ticket_keys(SSL_CTX* ctx, const std::vector<std::array<unsigned char, 32>>& secrets) {
+  auto keys = std::make_unique<std::vector<ticket_key>>();
+  for (const auto& secret : secrets) {
+    ticket_key k{};
+    const auto name = derive("rendezvous ticket name", secret);
+    std::copy_n(name.begin(), k.name.size(), k.name.begin());
+    k.aes = derive("rendezvous ticket aes-256-cbc", secret);
+    k.hmac = derive("rendezvous ticket hmac-sha256", secret);
+    keys->push_back(k);
+  }
+  if (keys->empty()) return;
+  delete static_cast<std::vector<ticket_key>*>(SSL_CTX_get_ex_data(ctx, ticket_keys_slot()));
+  // The context owns the keys from here (freed with it, ticket_keys_slot).
+  if (SSL_CTX_set_ex_data(ctx, ticket_keys_slot(), keys.get()) != 1)
+    throw std::runtime_error("cannot keep ticket keys: " + openssl_errors());
+  keys.release();
+  SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, seal_or_open_ticket);
 }
 
 namespace {

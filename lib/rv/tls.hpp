@@ -2,7 +2,9 @@
 // a certificate (pins in text and client_trust: trust.hpp).
 #pragma once
 #include <memory>
+#include <array>
 #include <string>
+#include <vector>
 
 #include <openssl/ssl.h>
 
@@ -18,6 +20,14 @@ spki_pin spki_sha256(X509* cert);
 // TLS 1.2 and 1.3 with Mozilla's "intermediate" ciphers, no renegotiation, no
 // compression. Throws rv::config_error naming the file and OpenSSL's reason.
 ssl_ctx_ptr make_server_context(const std::string& cert_file, const std::string& key_file);
+
+// Seals the server context's session tickets with keys derived from these
+// secrets instead of a random key of its own: every server given the same
+// secrets resumes every other's sessions (the nodes of a cluster). The first
+// secret seals new tickets; every one opens them (a ticket under another
+// than the first is renewed), so secrets rotate as pool credential keys do.
+// `secrets` is not empty.
+void set_ticket_keys(SSL_CTX* ctx, const std::vector<std::array<unsigned char, 32>>& secrets);
 
 // Prefers TLS 1.3 (our own legs), accepts 1.2 (a seed server). Throws
 // rv::config_error when the CA file cannot be loaded. A client context is

@@ -91,6 +91,7 @@ class Cluster:
         san = "DNS:localhost," + ",".join(f"IP:{ip}" for ip in ips)
         self.cert, self.key = t.pki.make_leaf(f"cluster{first}", t.pki.ca, t.pki.ca_key, san=san)
         self.key_file = t.write_file(f"credential{first}.keys", os.urandom(32).hex() + "\n", 0o600)
+        self.ticket_file = t.write_file(f"tickets{first}.keys", os.urandom(32).hex() + "\n", 0o600)
         self.first = first
         self.ips = ips
         self.ports = {}
@@ -104,7 +105,8 @@ class Cluster:
         argv = [self.t.bin("rvserver"), "--listen", f"{ip}:{port}", "--cert", self.cert,
                 "--key", self.key, "--secrets", self.secrets, "--log-level", "info",
                 "--redis", self.redis.url, "--redis-timeout", "0.5",
-                "--pool-credential-key-file", self.key_file, "--node-id", f"node{n}",
+                "--pool-credential-key-file", self.key_file, "--tls-ticket-key-file", self.ticket_file,
+                "--node-id", f"node{n}",
                 "--metrics", "127.0.0.1:0", *self.t.generous_limits(), *self.extra,
                 *self.node_extra.get(n, ())]
         p = self.t.spawn(f"node{n}", argv)
@@ -144,15 +146,23 @@ class Answer:
         return f"<{self.status} {self.fields} {self.body[:200]!r}>"
 
 
+_CONTEXTS = {}
+
+
 def registration(t, addr, uuid, code=None, credential=None, source="127.0.0.1", pool=False,
-                 timeout=10.0):
+                 timeout=10.0, session=None):
     """Sends one registration to `addr` from `source` and reads the answer head (and an error's
-    body). Returns an Answer; the connection is closed afterwards (a parked one ends)."""
+    body). Returns an Answer; the connection is closed afterwards (a parked one ends).
+    `session`: a TLS session (an earlier Answer's .session) to offer for resumption; the
+    Answer's .reused says whether the server took it."""
     host, port = addr.rsplit(":", 1)
-    ctx = ssl.create_default_context(cafile=t.pki.ca)
-    ctx.check_hostname = False
+    if t.pki.ca not in _CONTEXTS:  # sessions resume only within one context
+        ctx = ssl.create_default_context(cafile=t.pki.ca)
+        ctx.check_hostname = False
+        _CONTEXTS[t.pki.ca] = ctx
+    ctx = _CONTEXTS[t.pki.ca]
     raw = socket.create_connection((host, int(port)), timeout=timeout, source_address=(source, 0))
-    with ctx.wrap_socket(raw, server_hostname=host) as s:
+    with ctx.wrap_socket(raw, server_hostname=host, session=session) as s:
         target = f"uuid:{uuid}" + (f"?response={code}" if code else "")
         head = f"CONNECT {target} HTTP/1.1\r\nHost: {addr}\r\n"
         if credential:
@@ -182,7 +192,10 @@ def registration(t, addr, uuid, code=None, credential=None, source="127.0.0.1", 
             if not chunk:
                 break
             body += chunk
-        return Answer(status, fields, body.decode("utf-8", "replace"))
+        answer = Answer(status, fields, body.decode("utf-8", "replace"))
+        answer.session = s.session
+        answer.reused = s.session_reused
+        return answer
 
 
 def wrong_code(key):

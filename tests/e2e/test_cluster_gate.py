@@ -62,6 +62,16 @@ def main(t):
     if a.status != 401 or "used already" not in a.body:
         raise Failure(f"--token-reuse never: node 5's code from the same source at node 6: {a!r}")
 
+    # --tls-ticket-key-file: a session from node 1 resumes at node 2 (same file), not at node 5
+    # (another cluster, another file).
+    a = registration(t, n1, ids["replay"][0], code=wrong_code(ids["replay"][1]), source="127.0.0.71")
+    if not a.session or not a.session.has_ticket:
+        raise Failure("node 1 sent no session ticket")
+    if not registration(t, n2, ids["replay"][0], source="127.0.0.71", session=a.session).reused:
+        raise Failure("node 2 did not resume node 1's session (same --tls-ticket-key-file)")
+    if registration(t, s5, ids["replay"][0], source="127.0.0.71", session=a.session).reused:
+        raise Failure("node 5 resumed a session sealed with another cluster's ticket key")
+
     # Five failures spread over three nodes (--max-failures 5): the sixth try waits, at any node.
     uuid, key = ids["throttle"]
     bad = wrong_code(key)

@@ -343,8 +343,8 @@ BOOST_AUTO_TEST_CASE(forged_and_malformed_credentials_are_refused) {
 
 BOOST_AUTO_TEST_CASE(nodes_with_one_key_file_take_each_others_credentials_and_keys_rotate_in) {
   const std::string k1(64, 'a'), k2(64, '7');
-  const auto one = parse_credential_keys(k1 + "\n", "keys");
-  const auto both = parse_credential_keys("# new key first, old one still verifies\n" + k2 + "\n\n" + k1 + "\n", "keys");
+  const auto one = parse_key_file(k1 + "\n", "keys");
+  const auto both = parse_key_file("# new key first, old one still verifies\n" + k2 + "\n\n" + k1 + "\n", "keys");
   BOOST_TEST(both.size() == 2u);
   registration_gate node1({.credential_lifetime = 600s}), node2({.credential_lifetime = 600s});
   node1.set_credential_keys(one);
@@ -363,18 +363,18 @@ BOOST_AUTO_TEST_CASE(nodes_with_one_key_file_take_each_others_credentials_and_ke
   node1.set_credential_keys(both);
   BOOST_TEST(node1.check(b, start, now).what == verdict::accepted);
   // The old key dropped: its credentials die.
-  node1.set_credential_keys(parse_credential_keys(k2, "keys"));
+  node1.set_credential_keys(parse_key_file(k2, "keys"));
   BOOST_TEST(node1.check(a, start, now).what == verdict::credential_refused);
 }
 
 BOOST_AUTO_TEST_CASE(a_key_file_is_64_hex_digits_a_line) {
   for (const std::string& bad : {std::string(), std::string("# only a comment\n"), std::string(63, 'a'), std::string(64, 'g'),
                                 std::string(65, 'a'), std::string(64, 'a') + " extra"})
-    BOOST_TEST_CONTEXT(bad) { BOOST_CHECK_THROW(parse_credential_keys(bad, "keys"), rv::config_error); }
+    BOOST_TEST_CONTEXT(bad) { BOOST_CHECK_THROW(parse_key_file(bad, "keys"), rv::config_error); }
   std::string seventeen;
   for (int i = 0; i < 17; ++i) seventeen += std::string(64, 'b') + "\n";
-  BOOST_CHECK_THROW(parse_credential_keys(seventeen, "keys"), rv::config_error);
-  BOOST_TEST(parse_credential_keys("  " + std::string(64, 'A') + "\r\n", "keys").front()[0] == 0xaa);
+  BOOST_CHECK_THROW(parse_key_file(seventeen, "keys"), rv::config_error);
+  BOOST_TEST(parse_key_file("  " + std::string(64, 'A') + "\r\n", "keys").front()[0] == 0xaa);
 }
 
 BOOST_AUTO_TEST_CASE(forget_drops_used_codes_after_a_rotation) {
