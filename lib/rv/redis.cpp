@@ -169,7 +169,8 @@ awaitable<std::unique_ptr<byte_stream>> establish(state& s, resp::reader& reader
   error_code ec;
   if (a.how == redis_address::kind::unix_socket) {
     asio::local::stream_protocol::socket socket(s.ex);
-    auto [e] = co_await socket.async_connect(asio::local::stream_protocol::endpoint(a.path), nothrow);
+    const asio::local::stream_protocol::endpoint path(a.path);
+    auto [e] = co_await socket.async_connect(path, nothrow);
     if (e) {
       why = "cannot connect: " + e.message();
       co_return nullptr;

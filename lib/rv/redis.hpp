@@ -68,7 +68,9 @@ class redis_client {
   // Cancelling the awaiting coroutine (e.g. racing it with `||`) gives nullopt too; the command
   // may still run on Redis, and its reply is discarded when it comes.
   // args[0] is the command name; only it may reach a log line (at debug level): the arguments
-  // hold UUIDs, addresses and passwords.
+  // hold UUIDs, addresses and passwords. An empty args gives nullopt.
+  // With g++ 12 write `co_await c.run(resp::args("GET", key))`: a braced list inside a co_await
+  // expression does not compile there (resp.hpp).
   awaitable<std::optional<resp::value>> run(std::vector<std::string> args);
 
   struct state;  // shared by the keeper and the commands in flight (redis.cpp)
