@@ -62,8 +62,7 @@ struct hidden_state {
   const service& svc;
   service_plan plan;        // the code turn and the credential, for every node
   service_tunnels tunnels;  // this service's (--max-tunnels-per-service)
-  // The nodes it parks at now, by label. A node dropped from here lives on
-  // in its slots' frames until they stop.
+  // Every address it parked at, by label; a drained one's slots stop.
   std::map<std::string, std::shared_ptr<node_pool>> nodes;
   std::set<std::string> same_node_logged;  // labels already reported as another address of a node
 };
@@ -78,6 +77,7 @@ struct node_pool {
   // one once its connection ends (taken or closed); tunnels run on.
   void drain() {
     draining = true;
+    plan.forget_node_id();
     for (auto* timer : idle) timer->cancel();
   }
 
@@ -87,6 +87,7 @@ struct node_pool {
   bool draining = false;   // left DNS, or another address of a node already parked at
   bool same_node = false;  // drained as another address of a node: checked again on each re-resolve
   bool filled = false;     // the slots after the first run: started once the first one parked
+  std::set<unsigned> running;          // slots whose coroutine runs (a drained one's parked slots too)
   std::set<asio::steady_timer*> idle;  // the waits drain() cuts short
 };
 
@@ -120,11 +121,24 @@ awaitable<registration_auth> choose_auth(node_pool& np) {
   co_return registration_auth{};
 }
 
-// Gives the turn to send a code back however the registration ends.
-struct code_turn_guard {
-  registration_plan& plan;
-  const registration_auth& auth;
-  ~code_turn_guard() { plan.end_turn(auth); }
+// Gives the turn to send a code back however the registration ends: once
+// answered (not when the parked connection ends, which would hold every other
+// node's code for as long as this one stays parked), or when it fails first.
+class code_turn_guard {
+ public:
+  code_turn_guard(registration_plan& plan, const registration_auth& auth) : plan_(plan), auth_(auth) {}
+  ~code_turn_guard() { release(); }
+  code_turn_guard(const code_turn_guard&) = delete;
+  code_turn_guard& operator=(const code_turn_guard&) = delete;
+  void release() {
+    if (held_) plan_.end_turn(auth_);
+    held_ = false;
+  }
+
+ private:
+  registration_plan& plan_;
+  const registration_auth& auth_;
+  bool held_ = true;
 };
 
 // Jittered exponential backoff: spreads reconnections so that a restarted
@@ -171,6 +185,11 @@ void use_one_slot(node_pool& np, std::string_view why) {
 
 awaitable<void> pool_slot(std::shared_ptr<node_pool> np, unsigned slot);
 
+void start_slot(const std::shared_ptr<node_pool>& np, unsigned slot, const asio::any_io_executor& ex) {
+  np->running.insert(slot);
+  asio::co_spawn(ex, pool_slot(np, slot), asio::detached);
+}
+
 // The first slot at a node parked: the node is not another address of one
 // parked at already, and it is known whether it is a seed server (a pool of
 // one). The rest of the pool starts now; slots that will not run count as stopped.
@@ -180,10 +199,26 @@ void fill_pool(const std::shared_ptr<node_pool>& np, const asio::any_io_executor
   const unsigned pool = np->st.shared.opts.pool;
   for (unsigned slot = 1; slot < pool; ++slot) {
     if (slot < np->plan.pool_size()) {
-      asio::co_spawn(ex, pool_slot(np, slot), asio::detached);
+      start_slot(np, slot, ex);
     } else {
       np->plan.slot_stopped();
     }
+  }
+}
+
+// A drained node is wanted again: its address came back, or it is checked
+// again for being another address of a node parked at. The slots that
+// stopped start again (only the first, while the pool has not parked yet);
+// those still parked from before go on, so the node never holds more than
+// its pool.
+void revive(const std::shared_ptr<node_pool>& np, const asio::any_io_executor& ex) {
+  np->draining = false;
+  np->same_node = false;
+  const unsigned slots = np->filled ? np->plan.pool_size() : 1;
+  for (unsigned slot = 0; slot < slots; ++slot) {
+    if (np->running.count(slot)) continue;
+    np->plan.slot_restarted();
+    start_slot(np, slot, ex);
   }
 }
 
@@ -230,6 +265,7 @@ awaitable<park_outcome> park_once(const std::shared_ptr<node_pool>& self, unsign
     co_return park_outcome::failed;
   }
   auto meaning = np.plan.on_answer(auth, answer, slot, steady_clock::now());
+  turn.release();
   if (meaning.same_node_as && !st.same_node_logged.insert(server).second)
     for (auto& line : meaning.log) line.level = log::level::debug;  // said once per address
   for (const auto& line : meaning.log) emit(line);
@@ -365,6 +401,7 @@ awaitable<void> pool_slot(std::shared_ptr<node_pool> np, unsigned slot) {
     co_await timer.async_wait(nothrow);
   }
   np->plan.slot_stopped();
+  np->running.erase(slot);
   if (np->draining) {
     log::debug("uuid=", np->st.svc.uuid, " slot=", slot, " at ", np->target.label, " stops: the node is drained");
   } else {
@@ -422,21 +459,20 @@ void apply_targets(node_watch& w, const std::vector<node_target>& targets, const
   for (auto& st : w.services) {
     for (const auto& t : targets) {
       auto it = st.nodes.find(t.label);
-      if (it != st.nodes.end() && !it->second->same_node) continue;
-      // A pool of its own, whose first slot parks alone: its answer tells
-      // whether the node is another address of one parked at already.
-      auto np = std::make_shared<node_pool>(st, t);
-      st.nodes[t.label] = np;
-      asio::co_spawn(ex, pool_slot(np, 0), asio::detached);
-    }
-    for (auto it = st.nodes.begin(); it != st.nodes.end();) {
-      if (wanted.count(it->first)) {
-        ++it;
-        continue;
+      if (it == st.nodes.end()) {
+        // A pool of its own, whose first slot parks alone: its answer tells
+        // whether the node is another address of one parked at already.
+        auto np = std::make_shared<node_pool>(st, t);
+        st.nodes.emplace(t.label, np);
+        start_slot(np, 0, ex);
+      } else if (it->second->draining) {
+        revive(it->second, ex);
       }
-      it->second->drain();
-      it = st.nodes.erase(it);
     }
+    // Kept while drained (small), so that an address that comes back finds
+    // the slots still parked there and adds none beyond its pool.
+    for (auto& [label, np] : st.nodes)
+      if (!wanted.count(label) && !np->draining) np->drain();
   }
 }
 

@@ -50,6 +50,11 @@ registration_plan::registration_plan(service_plan& service, unsigned pool, std::
 
 registration_plan::~registration_plan() { service_.release_node_ids(node_); }
 
+void registration_plan::forget_node_id() {
+  service_.release_node_ids(node_);
+  node_id_.reset();
+}
+
 registration_auth registration_plan::next_auth(steady_time waiting_since, steady_time now, std::int64_t unix_now) {
   using kind = registration_auth::kind;
   auto& sv = service_;

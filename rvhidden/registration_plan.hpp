@@ -181,6 +181,10 @@ class registration_plan {
   // would evict it.
   bool surplus(unsigned slot) const { return slots_running_ > pool_size_ && newest_slot_ != slot; }
   void slot_stopped() { --slots_running_; }
+  // A stopped slot runs again (its node's address came back, or is checked again).
+  void slot_restarted() { ++slots_running_; }
+  // The node is drained: another address may claim its node ID now.
+  void forget_node_id();
 
   unsigned node() const { return node_; }
   const std::string& server() const { return server_; }
