@@ -33,7 +33,17 @@ using namespace std::chrono_literals;
 // Shared by every service, node, slot and tunnel; run() owns it and outlives them all.
 struct shared_state {
   const options& opts;
-  ssl_ctx_ptr tls;
+  ssl_ctx_ptr tls;  // the first node's; checks the CA file once at start
+  // One TLS client context per node address, each keeping that node's last
+  // session ticket (lib/rv/tls.hpp): with one context for every node, each
+  // move between nodes would offer another node's ticket and pay a full
+  // handshake, unless the nodes share --tls-ticket-key-file.
+  std::map<std::string, ssl_ctx_ptr> contexts;
+  const ssl_ctx_ptr& context_for(const std::string& label) {
+    auto& ctx = contexts[label];
+    if (!ctx) ctx = contexts.size() == 1 ? tls : make_client_context(opts.trust);
+    return ctx;
+  }
   std::uint64_t registrations = 0;  // parked so far, all services (for trim_memory_every)
   std::mt19937 rng{std::random_device{}()};
   tunnel_counts tunnels{};  // all services'; run() sets the caps
@@ -228,7 +238,7 @@ awaitable<park_outcome> park_once(const std::shared_ptr<node_pool>& self, unsign
   hidden_state& st = np.st;
   const auto& o = st.shared.opts;
   const auto& server = np.target.label;
-  auto connection = co_await connect_tls(np.target.access, st.shared.tls, o.keepalive);
+  auto connection = co_await connect_tls(np.target.access, st.shared.context_for(server), o.keepalive);
   if (!connection.stream) {
     report_failure(np, connect_failure(connection, server));
     co_return park_outcome::failed;

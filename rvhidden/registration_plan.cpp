@@ -145,6 +145,14 @@ answer_outcome registration_plan::on_answer(const registration_auth& auth, const
                      " or this address (429: too many failed tokens or tunnels); waiting " +
                      std::to_string(retry_after_.count() / 1000) + " s"));
   }
+  if (answer.status == 503) {
+    // A node of a cluster that cannot reach the memory the nodes share
+    // (docs/PROTOCOL.md §4.5): the other nodes may well take the code.
+    retry_after_ = rv::read_retry_after(answer);
+    return outcome(registration_result::throttled, failure("the server" + at() + " cannot check a code for uuid=" +
+                     uuid + " now (503: a cluster node without its shared memory); waiting " +
+                     std::to_string(retry_after_.count() / 1000) + " s"));
+  }
   if (answer.status == 401)
     return outcome(registration_result::unauthorized, failure("the server" + at() + " refused uuid=" + uuid +
                      " (401): the secret does not match the server's, or this clock is off "

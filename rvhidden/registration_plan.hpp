@@ -63,7 +63,7 @@ enum class registration_result {
   parked,            // 200: wait parked for a client (unless same_node_as says otherwise)
   stale_credential,  // 401 to a credential, or to a code sent before: register again at once
   unauthorized,      // 401: the secret or the clock is wrong; back off long
-  throttled,         // 429: wait at least retry_after()
+  throttled,         // 429, or 503 from a cluster node: wait at least retry_after()
   failed,            // any other status: back off
 };
 

@@ -244,14 +244,27 @@ BOOST_AUTO_TEST_CASE(a_429_waits_its_retry_after_from_one_second_to_an_hour) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_503_from_a_node_without_its_shared_memory_waits_its_retry_after) {
+  one_node node(1);
+  auto& plan = node.plan;
+  const auto auth = plan.next_auth(start, start, t0);
+  const auto r = plan.on_answer(auth, answer("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n"), 0, start);
+  BOOST_TEST(r.what == registration_result::throttled);
+  BOOST_TEST(plan.retry_after().count() == 5000);
+  BOOST_TEST(texts(r.log) == std::vector<std::string>{"the server at rv.example:8899 cannot check a code for uuid=" +
+                                                      uuid + " now (503: a cluster node without its shared memory); "
+                                                      "waiting 5 s"},
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(another_status_is_a_failure_and_its_reason_is_made_printable) {
   one_node node(1);
   auto& plan = node.plan;
   const auto auth = plan.next_auth(start, start, t0);
-  const auto r = plan.on_answer(auth, answer("HTTP/1.1 503 Busy\x80\r\n"), 0, start);
+  const auto r = plan.on_answer(auth, answer("HTTP/1.1 500 Busy\x80\r\n"), 0, start);
   BOOST_TEST(r.what == registration_result::failed);
   BOOST_TEST(texts(r.log) ==
-                 std::vector<std::string>{"the server at rv.example:8899 answered 503 Busy? to the registration of uuid=" + uuid},
+                 std::vector<std::string>{"the server at rv.example:8899 answered 500 Busy? to the registration of uuid=" + uuid},
              boost::test_tools::per_element());
 }
 
