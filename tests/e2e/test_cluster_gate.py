@@ -4,6 +4,7 @@ only from its first source, failures spread over the nodes throttle as on one, a
 from one node is good at another and after a restart, and while Redis is down pairing and
 credentials go on, codes get 503 with Retry-After (or, with --redis-unavailable local, are judged
 by the node alone), until Redis is back."""
+import re
 import time
 
 import harness
@@ -16,7 +17,7 @@ def main(t):
     # The nodes log in as a user with only the ACL SECURITY.md gives rvserver.
     redis = Redis(t, password=harness.b32(harness.new_key()))
     ids = {name: t.identity() for name in ("replay", "throttle", "credential", "pairing", "outage",
-                                           "killed", "never")}
+                                           "killed", "never", "strict pool")}
     secrets = t.secrets_file(list(ids.values()))
     c = Cluster(t, redis, secrets, nodes=4, node_extra={4: ["--redis-unavailable", "local"]})
     n1, n2, n3, n4 = (c.node(i).addr for i in (1, 2, 3, 4))
@@ -61,6 +62,21 @@ def main(t):
     a = registration(t, s6, uuid, code=code, source="127.0.0.61")
     if a.status != 401 or "used already" not in a.body:
         raise Failure(f"--token-reuse never: node 5's code from the same source at node 6: {a!r}")
+
+    # One rvhidden parked at both strict nodes: one code at one node, the credential it brings
+    # at the other (shared key file), no code refused as used at either.
+    uuid, key = ids["strict pool"]
+    hidden = t.spawn("rvhidden", [t.bin("rvhidden"), "--server", s5, "--server", s6, "--uuid", uuid,
+                                  "--secrets", secrets, "--forward", f"127.0.0.1:{svc.port}",
+                                  "--ca-file", t.pki.ca, "--pool", "2", "--log-level", "info"])
+    for node in (strict.node(5), strict.node(6)):
+        node.wait_stderr(re.escape(uuid) + r" parked \(2 waiting\)", timeout=15)
+    for node in (strict.node(5), strict.node(6)):
+        if node.count_stderr(re.escape(uuid) + r" registration refused") != 0:
+            raise Failure("a strict node refused rvhidden's registration:\n" + node.stderr_text())
+    r = t.rvconnect(s6, uuid, input=b"strict")
+    t.expect_rc(r, 0)
+    hidden.kill()
 
     # --tls-ticket-key-file: a session from node 1 resumes at node 2 (same file), not at node 5
     # (another cluster, another file).
