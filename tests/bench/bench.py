@@ -31,6 +31,7 @@ import base64
 import ctypes
 import datetime
 import getpass
+import hashlib
 import json
 import os
 import platform
@@ -40,6 +41,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -52,22 +54,26 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 import harness  # noqa: E402  (the private sshd's config, shared with the end-to-end tests)
+from seed_peers import totp  # noqa: E402  (RFC 6238, for the cluster's registrations)
 GIB = float(1 << 30)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 SSHD = "/usr/sbin/sshd"
 
 PATHS = ("rendezvous", "chain", "ssh", "socat", "direct")
-FIGURE_GROUPS = ("throughput", "rtt", "open", "rate", "speed", "stdio", "memory")
+FIGURE_GROUPS = ("throughput", "rtt", "open", "rate", "speed", "stdio", "memory", "cluster")
+PATH_GROUPS = ("throughput", "rtt", "open", "rate", "stdio")  # the groups measured through the paths
 LABEL = {"rendezvous": "rendezvous", "chain": "HAProxy chain", "ssh": "ssh -R/-L", "socat": "socat",
          "direct": "direct", "crypto": "(crypto ceiling)"}
 
 FULL = dict(reps=3, iperf_s=5, rtt_count=10000, open_count=200, rate_s=4, rate_clients=32,
             stdio_count=20, parked=10000, live_tunnels=2000, haproxy_idle=10000, speed_s=1,
-            watchdog_s=14 * 60)
+            cl_registrations=200, cl_clients=32, cl_kill_at=5, cl_kill_restart=15, cl_kill_end=20,
+            cl_outage_s=20, watchdog_s=18 * 60)
 QUICK = dict(reps=1, iperf_s=2, rtt_count=1000, open_count=20, rate_s=2, rate_clients=32,
              stdio_count=5, parked=500, live_tunnels=100, haproxy_idle=500, speed_s=1,
-             watchdog_s=8 * 60)
+             cl_registrations=40, cl_clients=32, cl_kill_at=3, cl_kill_restart=8, cl_kill_end=12,
+             cl_outage_s=5, watchdog_s=9 * 60)
 POOL = 32          # rvhidden --pool on the measured rendezvous path (32 clients open at once)
 MAX_POOL = 250     # rvhidden --pool for the memory phase (rvhidden accepts 1..256)
 SERVICES_PER_HIDDEN = 10
@@ -76,6 +82,13 @@ SOCAT_BUFFER = 131072
 SETTLE_WINDOW = 22.0  # memory: PSS steady for this long (rvserver and rvhidden trim their heap
                       # 10-20 s after a burst of connections ends)
 SETTLE_LIMIT = 60.0   # ... or at most this long
+CLUSTER_NODES = 3     # cluster: rvserver nodes on 127.0.0.1 .. 127.0.0.3
+CLUSTER_POOL = 32     # rvhidden --pool of the echo service at each node (32 clients open at once)
+CLUSTER_IPERF_POOL = 10  # ... of each iperf3 service (one iperf3 client, at most 9 tunnels, per node)
+CLUSTER_VICTIM = 1    # the node killed (index: 127.0.0.2)
+CLUSTER_LONG = 6      # long tunnels in the node-kill run, two tried first at each node
+LONG_CHUNK = 16384    # a long tunnel writes this many bytes ...
+LONG_RATE = 512 * 1024  # ... at this many bytes per second
 
 
 class BenchError(Exception):
@@ -1191,6 +1204,579 @@ backend be_{name}
             self.runner.stop(rp)
             self.runner.stop(sp)
 
+    # -- cluster (issue 12): several rvserver nodes sharing one Redis
+
+    def measure_cluster(self):
+        """The cluster group: --redis's overhead on one node, 1-3 nodes under 8 tunnels, a node
+        killed and restarted under load, and a Redis outage under load. Its own services (the
+        path phase's were stopped), its own certificate (127.0.0.1-3), one Redis on a unix socket."""
+        if shutil.which("redis-server") is None:
+            raise BenchError("redis-server is not installed (scripts/bench installs it)")
+        for prog, option in (("rvserver", "--redis"), ("rvserver", "--pool-credential-key-file"),
+                             ("rvhidden", "--service"), ("rvserver", "--metrics")):
+            if not self.has_option(prog, option):
+                raise BenchError(f"{prog} has no {option}")
+        self.start_services()
+        self.cluster_prepare()
+        self.cluster_redis_start()
+        steps = (("cluster: --redis overhead on one node", self.cluster_overhead),
+                 ("cluster: 1-3 nodes", self.cluster_scale_and_faults))
+        for what, fn in steps:
+            before = set(self.runner.procs)
+            try:
+                fn()
+            except (BenchError, OSError, ValueError, KeyError) as e:
+                self.fail(what, e)
+            finally:
+                for p in [p for p in self.runner.procs if p not in before]:
+                    self.runner.stop(p)
+
+    def cl_add(self, figure, item, value):
+        self.add(figure, "cluster", value, item)
+
+    def cluster_prepare(self):
+        """A certificate naming the three node addresses, the shared pool credential key file, and
+        a secrets file whose keys we keep (registrations are measured from here with real codes)."""
+        ips = [f"127.0.0.{i + 1}" for i in range(CLUSTER_NODES)]
+        self.write("cluster.ext", "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                   "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,"
+                   + ",".join(f"IP:{ip}" for ip in ips) + "\n", 0o644)
+        for argv in (["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                      "-keyout", "cluster.key", "-out", "cluster.csr", "-subj", "/CN=localhost"],
+                     ["x509", "-req", "-in", "cluster.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                      "-out", "cluster.pem", "-days", "2", "-extfile", "cluster.ext"]):
+            rc, out, err = run(["openssl", *argv], 30, cwd=self.work)
+            if rc != 0:
+                raise BenchError(f"openssl {argv[0]} (cluster certificate): {err.strip()[-400:]}")
+        self.cl_ips = ips
+        self.cl_cert, self.cl_key = self.path("cluster.pem"), self.path("cluster.key")
+        self.cl_keyfile = self.write("credential.keys", os.urandom(32).hex() + "\n")
+        names = ["echo", "reg"] + [f"iperf{j}" for j in range(CLUSTER_NODES)]
+        self.cl_uuid = {n: str(uuidlib.uuid4()) for n in names}
+        self.cl_totp_key = {n: os.urandom(20) for n in names}
+        self.cl_secrets = self.write("cluster-secrets", "# UUID BASE32SECRET\n" + "".join(
+            f"{self.cl_uuid[n]} {base64.b32encode(self.cl_totp_key[n]).decode().rstrip('=')}\n" for n in names))
+        self.cl_tls = ssl.create_default_context(cafile=self.ca)  # checks the node's IP address too
+        self.cl_notes = {}  # (figure, item) -> the table's note for that row
+
+    def cluster_redis_start(self):
+        d = self.path("redis")
+        os.makedirs(d, exist_ok=True)
+        sock = os.path.join(d, "redis.sock")
+        if os.path.exists(sock):
+            os.unlink(sock)
+        p = self.runner.start("redis-server", [
+            "redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
+            "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", d])
+        p.wait_for(r"[Rr]eady to accept connections", 15)
+        self.cl_redis, self.cl_redis_url = p, "unix://" + sock
+        rc, out, err = run(["redis-server", "--version"], 10)
+        m = re.search(r"v=(\S+)", out)
+        self.meta.setdefault("versions", {})["Redis"] = m.group(1) if m else "?"
+
+    def cluster_node(self, name, ip, port=0, redis=True):
+        """An rvserver node on ip (port 0: any) with the cluster's shared files; .addr and .metrics."""
+        argv = [self.bins["rvserver"], "--listen", f"{ip}:{port}", "--cert", self.cl_cert, "--key", self.cl_key,
+                "--secrets", self.cl_secrets, "--max-parked", max(64, CLUSTER_POOL), *self.generous_limits(),
+                "--pool-credential-key-file", self.cl_keyfile, "--metrics", "127.0.0.1:0"]
+        if redis:
+            argv += ["--redis", self.cl_redis_url]
+        if self.has_option("rvserver", "--node-id"):
+            argv += ["--node-id", name]
+        p = self.runner.start(name, argv)
+        p.addr = p.wait_for(r"listening (" + re.escape(ip) + r":\d+)").group(1)
+        p.metrics = p.wait_for(r"metrics (127\.0\.0\.1:\d+)").group(1)
+        return p
+
+    def cluster_hidden(self, name, addrs, services, pool):
+        """rvhidden parking `pool` per service at every address: one rvhidden with every --server
+        once it parks at each (its --help names --server-addresses), else one rvhidden per node."""
+        common = ["--ca-file", self.ca, "--secrets", self.cl_secrets, "--pool", pool]
+        for u, port in services:
+            common += ["--service", f"{u} 127.0.0.1:{port}"]
+        self.meta["cluster_hidden_all"] = self.has_option("rvhidden", "--server-addresses")
+        if self.meta["cluster_hidden_all"]:
+            servers = [a for addr in addrs for a in ("--server", addr)]
+            return [self.runner.start(name, [self.bins["rvhidden"], *servers, *common])]
+        return [self.runner.start(name, [self.bins["rvhidden"], "--server", addr, *common]) for addr in addrs]
+
+    def cluster_wait_parked(self, nodes, uuids, per_node, timeout):
+        deadline = now() + timeout
+        while True:
+            counts = [self.parked(n.metrics, uuids) for n in nodes]
+            if all(k >= per_node for k in counts):
+                return
+            if now() > deadline:
+                raise BenchError(f"parked {counts} at the nodes, not {per_node} each, within {timeout} s")
+            time.sleep(0.2)
+
+    def cluster_listen(self, name, addrs, uuid):
+        """rvconnect --listen with every node as --server, in the given order; its local port."""
+        servers = [a for addr in addrs for a in ("--server", addr)]
+        p = self.runner.start(name, [self.bins["rvconnect"], *servers, "--ca-file", self.ca,
+                                     "--listen", "127.0.0.1:0", uuid])
+        return int(p.wait_for(r"listening 127\.0\.0\.1:(\d+)").group(1))
+
+    def register(self, addr, name, code=True, credential=None, pool=False, timeout=10.0):
+        """One registration for the UUID `name` at `addr` from 127.0.0.1 over TLS (as rvhidden
+        would send it, docs/PROTOCOL.md §4): (status, fields, ms from the request's first byte
+        to the whole answer head; the TLS handshake before it is not counted). The connection
+        is closed after the head, so a parked one ends at once."""
+        host, port = addr.rsplit(":", 1)
+        uuid = self.cl_uuid[name]
+        raw = socket.create_connection((host, int(port)), timeout=timeout, source_address=("127.0.0.1", 0))
+        with self.cl_tls.wrap_socket(raw, server_hostname=host) as s:
+            target = f"uuid:{uuid}" + (f"?response={totp(self.cl_totp_key[name])}" if code and not credential else "")
+            head = f"CONNECT {target} HTTP/1.1\r\nHost: {addr}\r\n"
+            if credential:
+                head += f"Rendezvous-Pool-Credential: {credential}\r\n"
+            if pool:
+                head += "Rendezvous-Pool: 1\r\n"
+            data = b""
+            t0 = time.perf_counter()
+            s.sendall((head + "\r\n").encode())
+            deadline = now() + timeout
+            while b"\r\n\r\n" not in data and len(data) < 65536 and now() < deadline:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            ms = (time.perf_counter() - t0) * 1e3
+        if b"\r\n\r\n" not in data:
+            raise BenchError(f"registration at {addr}: no answer head ({data[:200]!r})")
+        lines = data.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+        fields = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            fields[k.strip().lower()] = v.strip()
+        return int(lines[0].split(" ")[1]), fields, ms
+
+    def credential(self, addr, name):
+        status, fields, _ = self.register(addr, name, pool=True)
+        cred = fields.get("rendezvous-pool-credential")
+        if status != 200 or not cred:
+            raise BenchError(f"a code registration asking for a pool credential at {addr}: {status} {fields}")
+        return cred
+
+    def cluster_overhead(self):
+        """One node without --redis and one with (same Redis as the cluster), each with its own
+        rvhidden --pool POOL and rvconnect --listen, measured in turns: 1 tunnel, RTT, open, and
+        registration by code and by pool credential."""
+        c = self.cfg
+        u_echo, u_iperf = self.cl_uuid["echo"], self.cl_uuid["iperf0"]
+        ports = {}
+        for k, (key, redis) in enumerate((("plain", False), ("redis", True))):
+            node = self.cluster_node(f"solo-{key}", self.cl_ips[k], redis=redis)
+            self.cluster_hidden(f"rvhidden-solo-{key}", [node.addr],
+                                [(u_echo, self.echo_port), (u_iperf, self.iperf_ports[0])], POOL)
+            self.cluster_wait_parked([node], [u_echo, u_iperf], 2 * POOL, 60)
+            ports[key] = dict(addr=node.addr,
+                              echo=self.cluster_listen(f"rvconnect-solo-{key}-echo", [node.addr], u_echo),
+                              iperf=self.cluster_listen(f"rvconnect-solo-{key}-iperf", [node.addr], u_iperf))
+            r = self.loadgen_json(["open", ports[key]["echo"], 3], 60)
+            if r["errors"] or r["n"] < 3:
+                raise BenchError(f"echo through the node {key} failed: {r}")
+            ports[key]["credential"] = self.credential(node.addr, "reg")
+        log("cluster: one node with --redis and one without are up")
+        keys = ["plain", "redis"]
+        for rep in range(c["reps"]):
+            for key in keys[rep % 2:] + keys[:rep % 2]:
+                p = ports[key]
+                steps = (("cl_tput1", lambda: self.iperf_once(p["iperf"], c["iperf_s"], 1)[0] / 1e9),
+                         ("cl_rtt", lambda: self.loadgen_json(["rtt", p["echo"], c["rtt_count"], 64], 300)["median"]),
+                         ("cl_open", lambda: self.loadgen_json(["open", p["echo"], c["open_count"]], 300)["median"]),
+                         ("cl_reg_code", lambda: self.registration_median(p["addr"], None)),
+                         ("cl_reg_cred", lambda: self.registration_median(p["addr"], p["credential"])))
+                for figure, fn in steps:
+                    try:
+                        v = fn()
+                    except BenchError as e:
+                        self.fail(f"cluster {figure} rep {rep + 1} ({key})", e)
+                        continue
+                    self.cl_add(figure, key, v)
+                log(f"rep {rep + 1}: cluster, one node {'with' if key == 'redis' else 'without'} --redis: "
+                    + ", ".join(f"{f} {_fmt(self.samples[(f, 'cluster', key)][-1])}" for f, _ in steps
+                                if (f, "cluster", key) in self.samples))
+
+    def registration_median(self, addr, credential):
+        """Median ms of cl_registrations sequential registrations (a fresh code for each, or the
+        credential); every one must be taken."""
+        times = []
+        for _ in range(self.cfg["cl_registrations"]):
+            status, fields, ms = self.register(addr, "reg", credential=credential)
+            if status != 200:
+                raise BenchError(f"registration by {'credential' if credential else 'code'} at {addr}: "
+                                 f"{status} {fields}")
+            times.append(ms)
+        return statistics.median(times)
+
+    def cluster_scale_and_faults(self):
+        """Three nodes on 127.0.0.1-3 sharing the Redis: 8 tunnels over 1, 2 and 3 of them; then a
+        node killed and restarted under load; then a Redis outage under load."""
+        nodes = [self.cluster_node(f"node{i + 1}", ip) for i, ip in enumerate(self.cl_ips)]
+        addrs = [n.addr for n in nodes]
+        iperf_uuids = [self.cl_uuid[f"iperf{j}"] for j in range(CLUSTER_NODES)]
+        self.cluster_hidden("rvhidden-echo", addrs, [(self.cl_uuid["echo"], self.echo_port)], CLUSTER_POOL)
+        # one rvhidden (or one per node) for each iperf3 service: however many nodes carry the
+        # 8 tunnels, the same three rvhidden processes (and three rvconnect, three iperf3) do
+        for j, u in enumerate(iperf_uuids):
+            self.cluster_hidden(f"rvhidden-iperf{j}", addrs, [(u, self.iperf_ports[j])], CLUSTER_IPERF_POOL)
+        self.cluster_wait_parked(nodes, [self.cl_uuid["echo"]], CLUSTER_POOL, 60)
+        self.cluster_wait_parked(nodes, iperf_uuids, CLUSTER_NODES * CLUSTER_IPERF_POOL, 60)
+        log(f"cluster: {CLUSTER_NODES} nodes up, {CLUSTER_POOL} echo connections parked at each")
+        # rvconnect --listen for iperf3 service j that tries node `first` first: its tunnels go
+        # through that node while it is up. With n nodes, service j's tunnels go to node j mod n.
+        listen = {}
+        for n in range(1, CLUSTER_NODES + 1):
+            for j in range(CLUSTER_NODES):
+                first = j % n
+                if (j, first) not in listen:
+                    listen[(j, first)] = self.cluster_listen(f"rvconnect-iperf{j}-node{first + 1}",
+                                                             addrs[first:] + addrs[:first], iperf_uuids[j])
+        for name, fn in (("1-3 nodes, 8 tunnels", lambda: self.cluster_scale(nodes, listen)),
+                         ("node kill", lambda: self.cluster_kill(nodes)),
+                         ("Redis outage", lambda: self.cluster_outage(nodes))):
+            try:
+                fn()
+            except (BenchError, OSError, ValueError, KeyError) as e:
+                self.fail(f"cluster: {name}", e)
+
+    def cluster_scale(self, nodes, listen):
+        """8 tunnels over n = 1..3 nodes: three iperf3 clients (-P 3, 3, 2), one per iperf3
+        service, client j through node j mod n; the total, and each node's rvserver CPU over
+        the bytes it relayed."""
+        c = self.cfg
+        split = [8 // CLUSTER_NODES + (1 if j < 8 % CLUSTER_NODES else 0) for j in range(CLUSTER_NODES)]
+        counts = list(range(1, CLUSTER_NODES + 1))
+        for rep in range(c["reps"]):
+            for n in counts[rep % len(counts):] + counts[:rep % len(counts)]:
+                results, errors = [None] * CLUSTER_NODES, []
+
+                def one(j):
+                    try:
+                        results[j] = self.iperf_once(listen[(j, j % n)], c["iperf_s"], split[j])
+                    except BenchError as e:
+                        errors.append(str(e))
+                cpu0 = [cpu_seconds([nodes[k].pid]) for k in range(n)]
+                m0, t0 = machine_cpu(), now()
+                threads = [threading.Thread(target=one, args=(j,)) for j in range(CLUSTER_NODES)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(c["iperf_s"] + 60)
+                wall, m1 = now() - t0, machine_cpu()
+                cpu = [cpu_seconds([nodes[k].pid]) - cpu0[k] for k in range(n)]
+                if errors or any(r is None for r in results):
+                    self.fail(f"cluster: 8 tunnels over {n} nodes, rep {rep + 1}",
+                              "; ".join(errors) or "an iperf3 client did not finish")
+                    continue
+                item = str(n)
+                self.cl_add("cl_scale_tput", item, sum(r[0] for r in results) / 1e9)
+                for k in range(n):
+                    nbytes = sum(results[j][1] for j in range(CLUSTER_NODES) if j % n == k)
+                    self.cl_add("cl_scale_cpu_gib", item, cpu[k] / (nbytes / GIB))
+                    self.cl_add("cl_scale_cpu_pct", item, 100.0 * cpu[k] / wall)
+                self.cl_add("cl_scale_busy", item, 100.0 * NCPU * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]))
+                log(f"rep {rep + 1}: cluster, 8 tunnels over {n} node(s): "
+                    f"{sum(r[0] for r in results) / 1e9:.2f} Gbit/s; rvserver "
+                    + " ".join(f"{100 * x / wall:.0f}%" for x in cpu))
+
+    def client_argv(self, addrs, first):
+        """rvconnect in stdio mode for the echo service with every node as --server, node `first`
+        first (so that clients spread over the nodes)."""
+        order = addrs[first:] + addrs[:first]
+        return [self.bins["rvconnect"], *[a for addr in order for a in ("--server", addr)],
+                "--ca-file", self.ca, "--log-level", "info", self.cl_uuid["echo"]]
+
+    def open_loop(self, addrs, clients, t0, t_end, record):
+        """`clients` threads, each opening short tunnels back to back until t_end (rvconnect with
+        every node, client i trying node i mod N first; 64 bytes echoed, then stdin closed); each
+        open is recorded as (start s, end s, ok, moved on, why) relative to t0."""
+        def client(i):
+            argv = self.client_argv(addrs, i % len(addrs))
+            for _ in range(1000000):
+                ts = now()
+                if ts >= t_end:
+                    return
+                payload = os.urandom(32).hex().encode()
+                p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     start_new_session=True)
+                try:
+                    out, err = p.communicate(payload, timeout=20)
+                except subprocess.TimeoutExpired:
+                    try:
+                        os.killpg(p.pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                    out, err = p.communicate()
+                    err += b"\n(no exit within 20 s)"
+                ok = p.returncode == 0 and out == payload
+                text = err.decode("utf-8", "replace").strip()
+                why = "" if ok else (text.splitlines()[-1] if text else f"exit {p.returncode}, echoed {out[:80]!r}")
+                why = re.sub(r"^\S*\d\d:\d\d:\S*\s+", "", why)  # the log line's timestamp
+                record.append((ts - t0, now() - t0, ok, "moving on" in text, why))
+        threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+        for t in threads:
+            t.start()
+        return threads
+
+    class LongTunnel:
+        """rvconnect in stdio mode carrying a steady stream of random bytes to the echo service and
+        back, SHA-256 of each direction kept; intact if every byte came back, in order."""
+
+        def __init__(self, bench, argv, name, block):
+            self.name = name
+            self.err_path = os.path.join(bench.logdir, f"{name}.err")
+            with open(self.err_path, "wb") as err:
+                self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                          start_new_session=True)
+            self.block = block
+            self.sent = self.received = 0
+            self.h_sent, self.h_received = hashlib.sha256(), hashlib.sha256()
+            self.stop = threading.Event()
+            self.write_error = None
+            self.ended = None  # when its output ended (monotonic)
+            self.writer = threading.Thread(target=self.write, daemon=True)
+            self.reader = threading.Thread(target=self.read, daemon=True)
+            self.writer.start()
+            self.reader.start()
+
+        def write(self):
+            k = 0
+            try:
+                while not self.stop.is_set():
+                    off = (k * 7919) % (len(self.block) - LONG_CHUNK)
+                    chunk = self.block[off:off + LONG_CHUNK]
+                    self.p.stdin.write(chunk)
+                    self.p.stdin.flush()
+                    self.h_sent.update(chunk)
+                    self.sent += len(chunk)
+                    k += 1
+                    self.stop.wait(LONG_CHUNK / LONG_RATE)
+            except (BrokenPipeError, OSError, ValueError) as e:
+                self.write_error = repr(e)
+            finally:
+                try:
+                    self.p.stdin.close()
+                except (BrokenPipeError, OSError):
+                    pass
+
+        def read(self):
+            fd = self.p.stdout.fileno()
+            while True:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                self.h_received.update(data)
+                self.received += len(data)
+            self.ended = now()
+
+        def finish(self, timeout):
+            """Ends the input, waits (bounded) for the rest of the echo and the exit; the verdict."""
+            self.stop.set()
+            self.writer.join(timeout)
+            self.reader.join(timeout)
+            try:
+                rc = self.p.wait(max(1.0, timeout))
+            except subprocess.TimeoutExpired:
+                os.killpg(self.p.pid, signal.SIGKILL)
+                rc = self.p.wait(5)
+            intact = (rc == 0 and self.write_error is None and self.sent > 0 and self.sent == self.received
+                      and self.h_sent.digest() == self.h_received.digest())
+            return intact, rc
+
+        def kill(self):
+            if self.p.poll() is None:
+                try:
+                    os.killpg(self.p.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                self.p.wait(5)
+
+    def cluster_kill(self, nodes):
+        """32 clients open short tunnels with every node as --server while long tunnels carry
+        data; one node is SIGKILLed, then restarted on the same port."""
+        c = self.cfg
+        addrs = [n.addr for n in nodes]
+        victim = CLUSTER_VICTIM
+        block = os.urandom(1 << 20)
+        longs = []
+        try:
+            for i in range(CLUSTER_LONG):
+                longs.append(self.LongTunnel(self, self.client_argv(addrs, i % len(addrs)), f"long-tunnel-{i}",
+                                             block))
+            deadline = now() + 20
+            while any(t.received == 0 for t in longs):
+                if now() > deadline:
+                    raise BenchError("long tunnels: no echo within 20 s: "
+                                     + ", ".join(f"{t.name} rc={t.p.poll()}" for t in longs if t.received == 0))
+                time.sleep(0.05)
+            record, parked = [], []
+            t0 = now()
+            t_end = t0 + c["cl_kill_end"]
+            threads = self.open_loop(addrs, c["cl_clients"], t0, t_end, record)
+            u_echo = self.cl_uuid["echo"]
+            while now() < t0 + c["cl_kill_at"]:  # the victim's pool under this load, for comparison
+                parked.append((now() - t0, self.parked(nodes[victim].metrics, [u_echo])))
+                time.sleep(min(0.1, max(0.0, t0 + c["cl_kill_at"] - now())))
+            loaded = [k for t, k in parked if t >= 1.0] or [k for t, k in parked]
+            old = nodes[victim]
+            os.killpg(old.pid, signal.SIGKILL)
+            old.p.wait(5)
+            t_kill = now() - t0
+            self.runner.stop(old)
+            log(f"cluster: killed node{victim + 1} ({old.addr}) at {t_kill:.1f} s")
+            time.sleep(max(0.0, t0 + c["cl_kill_restart"] - now()))
+            port = int(old.addr.rsplit(":", 1)[1])
+            nodes[victim] = self.cluster_node(f"node{victim + 1}", self.cl_ips[victim], port=port)
+            t_restart = now() - t0
+            log(f"cluster: node{victim + 1} restarted at {t_restart:.1f} s")
+            refill = None
+            while now() < t_end or refill is None and now() < t_end + 30:
+                try:
+                    k = self.parked(nodes[victim].metrics, [u_echo])
+                except OSError:
+                    k = -1
+                parked.append((now() - t0, k))
+                if refill is None and k >= CLUSTER_POOL:
+                    refill = now() - t0 - t_restart
+                time.sleep(0.1)
+            for t in threads:
+                t.join(max(1.0, t_end + 25 - now()))
+            stuck = sum(1 for t in threads if t.is_alive())
+            verdicts = [(t, *t.finish(15)) for t in longs]
+        finally:
+            for t in longs:
+                t.kill()
+        if stuck:
+            raise BenchError(f"{stuck} client threads still running 25 s after the end")
+        # the long tunnels: which went through the victim (tried it first and never moved on)
+        lost = survived = intact_survivors = 0
+        on_victim = 0
+        for i, (t, intact, rc) in enumerate(verdicts):
+            with open(t.err_path, "rb") as f:
+                moved = b"moving on" in f.read()
+            through_victim = i % len(addrs) == victim and not moved
+            if through_victim:
+                on_victim += 1
+                lost += 0 if intact else 1
+            else:
+                survived += 1
+                intact_survivors += 1 if intact else 0
+        failures = [r for r in record if not r[2]]
+        total = len(record)
+        self.cl_add("cl_kill_opens", "", total)
+        self.cl_add("cl_kill_failed", "", len(failures))
+        last = max((r[1] for r in failures), default=None)
+        self.cl_add("cl_kill_last_failure", "", (last - t_kill) if last is not None else 0.0)
+        self.cl_add("cl_kill_intact", "", intact_survivors)
+        self.cl_add("cl_kill_lost", "", lost)
+        if refill is not None:
+            self.cl_add("cl_kill_refill", "", refill)
+        for item, (a, b) in (("before", (0.0, t_kill)), ("during", (t_kill, t_restart)),
+                             ("after", (t_restart, c["cl_kill_end"]))):
+            ok = sum(1 for r in record if r[2] and a <= r[1] < b)
+            self.cl_add("cl_kill_rate", item, ok / max(0.001, b - a))
+        moved_on = sum(1 for r in record if r[2] and r[3])
+        reasons = {}
+        for r in failures:
+            reasons[r[4][:160]] = reasons.get(r[4][:160], 0) + 1
+        when = sorted(round(r[1] - t_kill, 2) for r in failures)
+        self.cl_notes[("cl_kill_failed", "")] = (
+            f"of {total} opens; {moved_on} opens succeeded after moving on from a failed node"
+            + (f"; failures at {', '.join(map(str, when[:12]))}{' ...' if len(when) > 12 else ''} s after "
+               f"the kill: " + "; ".join(f"{n} × {w}" for w, n in sorted(reasons.items(), key=lambda x: -x[1])[:3])
+               if failures else ""))
+        self.cl_notes[("cl_kill_last_failure", "")] = "no open failed" if not failures else \
+            f"the last failed open ended {last:.1f} s into the run (kill at {t_kill:.1f} s, restart at {t_restart:.1f} s)"
+        self.cl_notes[("cl_kill_intact", "")] = f"of {survived} long tunnels through the surviving nodes"
+        self.cl_notes[("cl_kill_lost", "")] = f"of {on_victim} long tunnels through the killed node"
+        self.cl_notes[("cl_kill_refill", "")] = (
+            (f"{CLUSTER_POOL} parked at the restarted node" if refill is not None
+             else f"not back to {CLUSTER_POOL} within {c['cl_kill_end'] - t_restart + 30:.0f} s "
+                  f"(last reading {parked[-1][1] if parked else '?'})")
+            + f", while clients take from it; before the kill, under the same load, it held "
+              f"{min(loaded)}-{max(loaded)} ({'one rvhidden parking at every node' if self.meta.get('cluster_hidden_all') else 'its own rvhidden'}, "
+              "reconnecting with backoff)")
+        self.meta["cluster_kill"] = dict(t_kill=t_kill, t_restart=t_restart, opens=total, failed=len(failures),
+                                         failure_reasons=reasons, failure_times=when, parked=parked[::5])
+        log(f"cluster: node kill: {len(failures)} of {total} opens failed; long tunnels: {intact_survivors} of "
+            f"{survived} survivors intact, {lost} of {on_victim} lost on the killed node; refill "
+            f"{'%.1f s' % refill if refill is not None else 'not reached'}")
+
+    def cluster_outage(self, nodes):
+        """Redis silent (SIGSTOP) for cl_outage_s while clients open tunnels and registrations run:
+        a code and a credential registration every 0.25 s, at the nodes in turn."""
+        c = self.cfg
+        addrs = [n.addr for n in nodes]
+        cred = self.credential(addrs[0], "reg")
+        before, outage, after = 2.0, c["cl_outage_s"], 4.0
+        record, regs = [], []
+        t0 = now()
+        t_end = t0 + before + outage + after
+        threads = self.open_loop(addrs, c["cl_clients"], t0, t_end, record)
+        stop = threading.Event()
+
+        def registrations():
+            for k in range(100000):
+                if stop.is_set() or now() >= t_end:
+                    return
+                addr = addrs[k % len(addrs)]
+                for kind in ("code", "credential"):
+                    ts = now() - t0
+                    try:
+                        status, fields, ms = self.register(addr, "reg", credential=cred if kind == "credential" else None)
+                        regs.append((ts, kind, status, "retry-after" in fields, ms))
+                    except (BenchError, OSError) as e:
+                        regs.append((ts, kind, 0, False, 0.0))
+                        self.notes.append(f"cluster: Redis outage: a {kind} registration at {addr}: {e}")
+                stop.wait(0.25)
+        reg_thread = threading.Thread(target=registrations, daemon=True)
+        reg_thread.start()
+        redis_pid = self.cl_redis.pid
+        try:
+            time.sleep(max(0.0, t0 + before - now()))
+            os.kill(redis_pid, signal.SIGSTOP)
+            t_stop = now() - t0
+            log(f"cluster: Redis stopped (SIGSTOP) at {t_stop:.1f} s for {outage:.0f} s")
+            time.sleep(max(0.0, t0 + before + outage - now()))
+        finally:
+            os.kill(redis_pid, signal.SIGCONT)
+        t_cont = now() - t0
+        for t in threads:
+            t.join(max(1.0, t_end + 25 - now()))
+        stop.set()
+        reg_thread.join(15)
+        during = [r for r in regs if t_stop <= r[0] < t_cont]
+        code = [r for r in during if r[1] == "code"]
+        creds = [r for r in during if r[1] == "credential"]
+        code_503 = sum(1 for r in code if r[2] == 503 and r[3])
+        cred_ok = sum(1 for r in creds if r[2] == 200)
+        failed = [r for r in record if not r[2]]
+        back = min((r[0] for r in regs if r[1] == "code" and r[0] >= t_cont and r[2] == 200), default=None)
+        self.cl_add("cl_outage_failed", "", len(failed))
+        self.cl_add("cl_outage_cred", "", cred_ok)
+        self.cl_add("cl_outage_code503", "", code_503)
+        if back is not None:
+            self.cl_add("cl_outage_back", "", back - t_cont)
+        self.cl_add("cl_outage_rate", "", sum(1 for r in record if r[2] and t_stop <= r[1] < t_cont) / max(0.001, t_cont - t_stop))
+        other = sorted({r[2] for r in code if not (r[2] == 503 and r[3])})
+        self.cl_notes[("cl_outage_failed", "")] = f"of {len(record)} opens over the {t_end - t0:.0f} s"
+        self.cl_notes[("cl_outage_cred", "")] = f"of {len(creds)} during the outage answered 200"
+        self.cl_notes[("cl_outage_code503", "")] = (
+            f"of {len(code)} during the outage answered 503 with Retry-After"
+            + (f" (others: {', '.join(map(str, other))})" if other else "")
+            + (f"; the slowest answer took {max(r[4] for r in code):.0f} ms" if code else ""))
+        self.cl_notes[("cl_outage_back", "")] = ("from SIGCONT to the first code registration taken"
+                                                 if back is not None else "no code registration taken after SIGCONT")
+        self.meta["cluster_outage"] = dict(t_stop=t_stop, t_cont=t_cont, opens=len(record), failed=len(failed),
+                                           registrations=regs)
+        log(f"cluster: Redis outage: {len(failed)} of {len(record)} opens failed; during it {cred_ok}/{len(creds)} "
+            f"credential registrations taken, {code_503}/{len(code)} code registrations 503 with Retry-After")
+
     # -- the whole run
 
     def run(self):
@@ -1203,9 +1789,10 @@ backend be_{name}
         self.start_services()
         if "speed" in only:
             self.measure_speed()
-        self.setup_paths()
-        self.tls_info()
-        self.thread_info()
+        if set(only) & set(PATH_GROUPS):  # `--only cluster` (or memory, speed) needs no path
+            self.setup_paths()
+            self.tls_info()
+            self.thread_info()
         for rep in range(c["reps"]):
             for what in ("throughput", "rtt", "open", "rate"):
                 if what in only:
@@ -1214,6 +1801,12 @@ backend be_{name}
             self.measure_stdio()
         # memory: the measured paths are stopped first (their descriptors and CPU are not in the way)
         self.runner.stop_all()
+        if "cluster" in only:
+            try:
+                self.measure_cluster()
+            except (BenchError, OSError) as e:
+                self.fail("cluster", e)
+            self.runner.stop_all()
         if "memory" in only:
             self.measure_memory()
         self.runner.stop_all()
@@ -1276,6 +1869,48 @@ RELAYS = {"rendezvous": ["rvconnect", "rvserver", "rvhidden"],
           "ssh": ["ssh -L", "sshd", "ssh -R"], "socat": ["socat"]}
 # the relay whose figure is compared with HAProxy's
 PEER = {"rvserver": "haproxy", "all relays": "all relays"}
+
+# The cluster section's table: (figure, item, title, case, unit, the item the ratio divides by).
+# Items: "plain"/"redis" one node without/with --redis; "1".."3" nodes; "" a single reading.
+CLUSTER_ROWS = [
+    ("cl_tput1", "plain", "--redis on one node: throughput, 1 tunnel (iperf3 {iperf_s} s)", "without --redis", "Gbit/s", "plain"),
+    ("cl_tput1", "redis", "--redis on one node: throughput, 1 tunnel (iperf3 {iperf_s} s)", "with --redis", "Gbit/s", "plain"),
+    ("cl_rtt", "plain", "--redis on one node: RTT median, 64 B ping-pong ({rtt_count} round trips)", "without --redis", "µs", "plain"),
+    ("cl_rtt", "redis", "--redis on one node: RTT median, 64 B ping-pong ({rtt_count} round trips)", "with --redis", "µs", "plain"),
+    ("cl_open", "plain", "--redis on one node: open, connect to first echoed byte (median of {open_count})", "without --redis", "ms", "plain"),
+    ("cl_open", "redis", "--redis on one node: open, connect to first echoed byte (median of {open_count})", "with --redis", "ms", "plain"),
+    ("cl_reg_code", "plain", "Registration by TOTP code: request to answer head (median of {cl_registrations})", "without --redis", "ms", "plain"),
+    ("cl_reg_code", "redis", "Registration by TOTP code: request to answer head (median of {cl_registrations})", "with --redis", "ms", "plain"),
+    ("cl_reg_cred", "plain", "Registration by pool credential: request to answer head (median of {cl_registrations})", "without --redis", "ms", "plain"),
+    ("cl_reg_cred", "redis", "Registration by pool credential: request to answer head (median of {cl_registrations})", "with --redis", "ms", "plain"),
+    ("cl_scale_tput", "1", "8 tunnels spread over the nodes: total throughput", "1 node", "Gbit/s", "1"),
+    ("cl_scale_tput", "2", "8 tunnels spread over the nodes: total throughput", "2 nodes", "Gbit/s", "1"),
+    ("cl_scale_tput", "3", "8 tunnels spread over the nodes: total throughput", "3 nodes", "Gbit/s", "1"),
+    ("cl_scale_cpu_gib", "1", "rvserver CPU seconds per GiB it relayed, each node (over nodes and reps)", "1 node", "s/GiB", "1"),
+    ("cl_scale_cpu_gib", "2", "rvserver CPU seconds per GiB it relayed, each node (over nodes and reps)", "2 nodes", "s/GiB", "1"),
+    ("cl_scale_cpu_gib", "3", "rvserver CPU seconds per GiB it relayed, each node (over nodes and reps)", "3 nodes", "s/GiB", "1"),
+    ("cl_scale_cpu_pct", "1", "rvserver CPU use, each node (100 = one core)", "1 node", "%", None),
+    ("cl_scale_cpu_pct", "2", "rvserver CPU use, each node (100 = one core)", "2 nodes", "%", None),
+    ("cl_scale_cpu_pct", "3", "rvserver CPU use, each node (100 = one core)", "3 nodes", "%", None),
+    ("cl_scale_busy", "1", "Machine CPU busy (all {ncpu} cores, others' work included)", "1 node", "%", None),
+    ("cl_scale_busy", "2", "Machine CPU busy (all {ncpu} cores, others' work included)", "2 nodes", "%", None),
+    ("cl_scale_busy", "3", "Machine CPU busy (all {ncpu} cores, others' work included)", "3 nodes", "%", None),
+    ("cl_kill_failed", "", "Node kill: failed opens ({cl_clients} clients, rvconnect with 3 --server)", "{kill_case}", "opens", None),
+    ("cl_kill_last_failure", "", "Node kill: from the kill to the end of the last failed open", "{kill_case}", "s", None),
+    ("cl_kill_intact", "", "Node kill: long tunnels on the surviving nodes intact (bytes and SHA-256)", "{kill_case}", "tunnels", None),
+    ("cl_kill_lost", "", "Node kill: long tunnels lost on the killed node", "{kill_case}", "tunnels", None),
+    ("cl_kill_refill", "", "Node kill: restart to the killed node's pool refilled (rv_parked_connections)", "{kill_case}", "s", None),
+    ("cl_kill_rate", "before", "Node kill: tunnels opened per second", "before the kill", "1/s", "before"),
+    ("cl_kill_rate", "during", "Node kill: tunnels opened per second", "node down", "1/s", "before"),
+    ("cl_kill_rate", "after", "Node kill: tunnels opened per second", "after the restart", "1/s", "before"),
+    ("cl_outage_failed", "", "Redis silent (SIGSTOP) {cl_outage_s} s: failed opens ({cl_clients} clients)", "3 nodes", "opens", None),
+    ("cl_outage_rate", "", "Redis silent: tunnels opened per second during it", "3 nodes", "1/s", None),
+    ("cl_outage_cred", "", "Redis silent: registrations by pool credential taken", "3 nodes", "registrations", None),
+    ("cl_outage_code503", "", "Redis silent: registrations by code answered 503 with Retry-After", "3 nodes", "registrations", None),
+    ("cl_outage_back", "", "Redis back: SIGCONT to the first registration by code taken", "3 nodes", "s", None),
+]
+CLUSTER_OPTIONAL = {"cl_kill_refill", "cl_outage_back"}  # a missing one is a finding, told in its note
+COUNT_UNITS = {"opens", "tunnels", "registrations"}
 
 
 def _fmt(v):
@@ -1407,15 +2042,56 @@ class Report:
             out.append("- TLS negotiated: " + "; ".join(f"{k}: {x}" for k, x in m["tls"].items()))
         return "\n".join(out)
 
+    def build_cluster(self):
+        """The cluster section's rows (CLUSTER_ROWS), when the cluster group ran."""
+        self.cluster_rows = []
+        if "cluster" not in self.b.args.only:
+            return
+        cfg = dict(self.b.cfg, ncpu=NCPU, rtt_count=f"{self.b.cfg['rtt_count']:,}")
+        k = self.b.meta.get("cluster_kill", {})
+        cfg["kill_case"] = (f"3 nodes, node{CLUSTER_VICTIM + 1} killed at {k.get('t_kill', 0):.0f} s, "
+                            f"back at {k.get('t_restart', 0):.0f} s, end at {self.b.cfg['cl_kill_end']} s")
+        notes = getattr(self.b, "cl_notes", {})
+        for figure, item, title, case, unit, base in CLUSTER_ROWS:
+            st = self.stats(figure, "cluster", item)
+            bar = self.stats(figure, "cluster", base) if base is not None else None
+            ratio = st[1] / bar[1] if st and bar and bar[1] > 0 else None
+            self.cluster_rows.append(dict(figure=title.format(**cfg), case=case.format(**cfg), unit=unit,
+                                          min=st[0] if st else None, median=st[1] if st else None,
+                                          max=st[2] if st else None, n=st[3] if st else 0, ratio=ratio,
+                                          note=notes.get((figure, item), ""), optional=figure in CLUSTER_OPTIONAL))
+
+    def cluster_markdown(self):
+        lines = ["| figure | case | unit | min | median | max | ratio | note |",
+                 "|---|---|---|---:|---:|---:|---:|---|"]
+        for r in self.cluster_rows:
+            fmt = (lambda v: "—" if v is None else f"{v:,.0f}") if r["unit"] in COUNT_UNITS else _fmt
+            ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "—"
+            lines.append(f"| {r['figure']} | {r['case']} | {r['unit']} | {fmt(r['min'])} | {fmt(r['median'])} | "
+                         f"{fmt(r['max'])} | {ratio} | {r['note']} |")
+        return "\n".join(lines)
+
     def text(self):
-        parts = [self.header(), "", self.markdown()]
+        main = set(self.b.args.only) - {"cluster"}
+        parts = [self.header()] + (["", self.markdown()] if main else [])
+        if self.cluster_rows:
+            m = self.b.meta
+            hidden = ("one rvhidden parking at every --server" if m.get("cluster_hidden_all")
+                      else "one rvhidden per node")
+            parts += ["", "## Cluster", "",
+                      f"Nodes: rvserver on 127.0.0.1-{CLUSTER_NODES} sharing the secrets, certificate, "
+                      f"--pool-credential-key-file and one Redis {m.get('versions', {}).get('Redis', '')} "
+                      f"(unix socket); {hidden}, --pool {CLUSTER_POOL} for the echo service at each node. "
+                      "Ratios: with --redis over without (same run, in turns); n nodes over 1 node; "
+                      "opens per second over those before the kill. The node-kill and Redis rows are one run each.",
+                      "", self.cluster_markdown()]
         notes = list(dict.fromkeys(self.b.notes))
         if notes or self.b.failures:
             parts += ["", "Notes:"] + [f"- {n}" for n in notes] + [f"- FAILED: {f}" for f in self.b.failures]
         return "\n".join(parts) + "\n"
 
     def json(self):
-        return {"meta": self.b.meta, "rows": self.rows,
+        return {"meta": self.b.meta, "rows": self.rows, "cluster_rows": getattr(self, "cluster_rows", []),
                 "samples": [{"figure": f, "path": p, "item": i, "values": v} for (f, p, i), v in self.b.samples.items()],
                 "notes": self.b.notes, "failures": self.b.failures}
 
@@ -1517,11 +2193,15 @@ def main():
         bench.run()
         report = Report(bench)
         report.build()
-        svg = report.plot(bench.out)
+        report.build_cluster()
+        svg = report.plot(bench.out) if set(args.only) & set(PATH_GROUPS) else None
         missing = [r for r in report.rows if r["n"] == 0 and not r["figure"].startswith(("CPU", "Machine"))]
         partial = set(args.paths) != set(PATHS) or set(args.only) != set(FIGURE_GROUPS)
         if missing and not partial:
             bench.failures.append("not measured: " + "; ".join(f"{r['figure']} / {r['path']}" for r in missing))
+        missing = [r for r in report.cluster_rows if r["n"] == 0 and not r["optional"]]
+        if missing:
+            bench.failures.append("not measured (cluster): " + "; ".join(f"{r['figure']} / {r['case']}" for r in missing))
         text = report.text()
         with open(os.path.join(args.out, "results.md"), "w") as f:
             f.write(text)
