@@ -164,7 +164,9 @@ def main(t):
     finally:
         os.kill(node1.pid, signal.SIGCONT)
     expect_tunnel(t, r, payload, "node 1 stopped")
-    t.check(TRY - 0.3 <= r.elapsed < TRY + 2.5,
+    # The upper bound only has to tell --try-timeout from --connect-timeout: a loaded machine and
+    # a sanitizer build may add seconds of start-up.
+    t.check(TRY - 0.3 <= r.elapsed < CONNECT - 1,
             f"node 1 stopped: {r.elapsed:.2f} s to open and relay, expected about --try-timeout {TRY} s "
             f"(not --connect-timeout {CONNECT} s)")
     t.check(re.search(r"no tunnel at " + re.escape(servers[0]) + rf": no TLS (connection|handshake) within {TRY} s",
@@ -177,7 +179,7 @@ def main(t):
     t.expect_rc(r, 3, "404 at node 1")
     t.check("(404" in r.err_text and f"at {servers[0]}" in r.err_text, f"404 at node 1: message: {r.err_text!r}")
     t.check("no tunnel at" not in r.err_text, f"404 at node 1: went on after the 404: {r.err_text!r}")
-    t.check(r.elapsed < GRACE + 2.5, f"404 at node 1: took {r.elapsed:.2f} s")
+    t.check(r.elapsed < GRACE + 6, f"404 at node 1: took {r.elapsed:.2f} s")
     t.check(echo2.accepted == 0 and nodes[1].count_stderr(r"uuid=" + re.escape(uuid2) + TUNNEL_OPEN) == 0,
             "404 at node 1: node 2 opened a tunnel to uuid2 all the same")
 
@@ -203,11 +205,11 @@ def main(t):
     node1.p.send_signal(signal.SIGKILL)
     node1.wait_exit(5)
     before = tunnels(nodes[1], uuid)
-    r, payload = rvconnect(t, servers, uuid, "node 1 killed", extra=("--try-timeout", str(TRY)), log_level="warn")
+    # A long --try-timeout: a refused connection must cost none of it (had rvconnect waited it
+    # out, the run would take longer than it, whatever the machine's load).
+    r, payload = rvconnect(t, servers, uuid, "node 1 killed", extra=("--try-timeout", "8"), log_level="warn")
     expect_tunnel(t, r, payload, "node 1 killed")
-    # A refused connection costs no timeout: well under --try-timeout.
-    t.check(r.elapsed < TRY, f"node 1 killed: {r.elapsed:.2f} s to open and relay a tunnel, "
-                             f"--try-timeout is {TRY} s")
+    t.check(r.elapsed < 8, f"node 1 killed: {r.elapsed:.2f} s to open and relay a tunnel, --try-timeout is 8 s")
     t.check(r.err_text.strip() == "", f"node 1 killed: rvconnect is not quiet at its default level: {r.err_text!r}")
     served(t, nodes[1], uuid, before, "node 1 killed")
 
@@ -263,14 +265,15 @@ def main(t):
                       (servers[0], r"cannot connect: Connection refused")):
         t.check(re.search(re.escape(addr) + ": " + why, line), f"every address down: {addr} not named with "
                                                                f"/{why}/: {line!r}")
-    t.check(r.elapsed < 1 + 2.5, f"every address down: took {r.elapsed:.2f} s")
+    # Far from the 10 s --connect-timeout a silent address would cost without --try-timeout.
+    t.check(r.elapsed < CONNECT - 2, f"every address down: took {r.elapsed:.2f} s")
 
     r, _ = rvconnect(t, [silent, servers[0]], uuid, "--connect-timeout spent",
                      extra=("--try-timeout", "1"), connect_timeout=1, log_level="warn")
     t.expect_rc(r, 1, "--connect-timeout spent")
     t.check(re.search(r"not tried, --connect-timeout \(1 s\) ran out: " + re.escape(servers[0]), r.err_text),
             f"--connect-timeout spent: the untried address is not named: {r.err_text!r}")
-    t.check(r.elapsed < 1 + 2.0, f"--connect-timeout spent: took {r.elapsed:.2f} s")
+    t.check(r.elapsed < CONNECT - 2, f"--connect-timeout spent: took {r.elapsed:.2f} s")
 
 
 if __name__ == "__main__":
