@@ -307,6 +307,23 @@ def cpu_seconds(pids):
     return total / CLK_TCK
 
 
+def cpu_ns(pid):
+    """CPU time of every thread of process `pid` in nanoseconds (/proc/PID/task/*/schedstat, whose
+    first field is exact, where /proc/PID/stat counts clock ticks): for short measurements."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
 def machine_cpu():
     """(busy, total) jiffies of all CPUs (/proc/stat), others' work included."""
     with open("/proc/stat") as f:
@@ -1365,12 +1382,12 @@ backend be_{name}
         c = self.cfg
         u_echo, u_iperf = self.cl_uuid["echo"], self.cl_uuid["iperf0"]
         ports = {}
-        for k, (key, redis) in enumerate((("plain", False), ("redis", True))):
-            node = self.cluster_node(f"solo-{key}", self.cl_ips[k], redis=redis)
+        for key, redis in (("plain", False), ("redis", True)):
+            node = self.cluster_node(f"solo-{key}", self.cl_ips[0], redis=redis)
             self.cluster_hidden(f"rvhidden-solo-{key}", [node.addr],
                                 [(u_echo, self.echo_port), (u_iperf, self.iperf_ports[0])], POOL)
             self.cluster_wait_parked([node], [u_echo, u_iperf], 2 * POOL, 60)
-            ports[key] = dict(addr=node.addr,
+            ports[key] = dict(addr=node.addr, pid=node.pid,
                               echo=self.cluster_listen(f"rvconnect-solo-{key}-echo", [node.addr], u_echo),
                               iperf=self.cluster_listen(f"rvconnect-solo-{key}-iperf", [node.addr], u_iperf))
             r = self.loadgen_json(["open", ports[key]["echo"], 3], 60)
@@ -1384,7 +1401,7 @@ backend be_{name}
                 p = ports[key]
                 steps = (("cl_tput1", lambda: self.iperf_once(p["iperf"], c["iperf_s"], 1)[0] / 1e9),
                          ("cl_rtt", lambda: self.loadgen_json(["rtt", p["echo"], c["rtt_count"], 64], 300)["median"]),
-                         ("cl_open", lambda: self.loadgen_json(["open", p["echo"], c["open_count"]], 300)["median"]),
+                         ("cl_open", lambda: self.open_with_cpu(key, p)),
                          ("cl_reg_code", lambda: self.registration_median(p["addr"], None)),
                          ("cl_reg_cred", lambda: self.registration_median(p["addr"], p["credential"])))
                 for figure, fn in steps:
@@ -1397,6 +1414,46 @@ backend be_{name}
                 log(f"rep {rep + 1}: cluster, one node {'with' if key == 'redis' else 'without'} --redis: "
                     + ", ".join(f"{f} {_fmt(self.samples[(f, 'cluster', key)][-1])}" for f, _ in steps
                                 if (f, "cluster", key) in self.samples))
+
+    def open_with_cpu(self, key, p):
+        """The open figure through one node, and the CPU that node's rvserver (and Redis) spent
+        per open meanwhile: rvhidden re-parks each connection a client took, with its pool
+        credential, and with --redis the node then records the address as trusted in Redis."""
+        pids = {key: [p["pid"]]}
+        if key == "redis":
+            pids["redis-server"] = [self.cl_redis.pid]
+        cpu0 = {k: sum(cpu_ns(pid) for pid in v) for k, v in pids.items()}
+        calls0 = self.redis_calls() if key == "redis" else None
+        r = self.loadgen_json(["open", p["echo"], self.cfg["open_count"]], 300)
+        for k, v in pids.items():
+            self.cl_add("cl_open_cpu", k, (sum(cpu_ns(pid) for pid in v) - cpu0[k]) / 1e3 / max(1, r["n"]))
+        if calls0 is not None:
+            calls1 = self.redis_calls()
+            per = {c: (calls1.get(c, 0) - calls0.get(c, 0)) / max(1, r["n"]) for c in calls1}
+            self.cl_notes[("cl_open_cpu", "redis-server")] = "Redis commands per open: " + ", ".join(
+                f"{c} {v:.2f}" for c, v in sorted(per.items()) if v > 0 and c != "info") + \
+                " (rvhidden re-parks each connection a client took with its pool credential; the node " \
+                "then records the address as trusted, without waiting)"
+        return r["median"]
+
+    def redis_calls(self):
+        """{command: calls} from the cluster's Redis (INFO commandstats), over its unix socket."""
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(self.cl_redis_url[len("unix://"):])
+            s.sendall(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n")
+            data = b""
+            deadline = now() + 5
+            while now() < deadline and len(data) < 1 << 20:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                m = re.match(rb"\$(\d+)\r\n", data)
+                if m and len(data) >= m.end() + int(m.group(1)):
+                    break
+        return {m.group(1).decode(): int(m.group(2))
+                for m in re.finditer(rb"cmdstat_([\w|]+):calls=(\d+)", data)}
 
     def registration_median(self, addr, credential):
         """Median ms of cl_registrations sequential registrations (a fresh code for each, or the
@@ -1624,9 +1681,9 @@ backend be_{name}
                 time.sleep(min(0.1, max(0.0, t0 + c["cl_kill_at"] - now())))
             loaded = [k for t, k in parked if t >= 1.0] or [k for t, k in parked]
             old = nodes[victim]
+            t_kill = now() - t0
             os.killpg(old.pid, signal.SIGKILL)
             old.p.wait(5)
-            t_kill = now() - t0
             self.runner.stop(old)
             log(f"cluster: killed node{victim + 1} ({old.addr}) at {t_kill:.1f} s")
             time.sleep(max(0.0, t0 + c["cl_kill_restart"] - now()))
@@ -1879,6 +1936,9 @@ CLUSTER_ROWS = [
     ("cl_rtt", "redis", "--redis on one node: RTT median, 64 B ping-pong ({rtt_count} round trips)", "with --redis", "µs", "plain"),
     ("cl_open", "plain", "--redis on one node: open, connect to first echoed byte (median of {open_count})", "without --redis", "ms", "plain"),
     ("cl_open", "redis", "--redis on one node: open, connect to first echoed byte (median of {open_count})", "with --redis", "ms", "plain"),
+    ("cl_open_cpu", "plain", "--redis on one node: rvserver CPU per open, during the open figure", "without --redis", "µs", "plain"),
+    ("cl_open_cpu", "redis", "--redis on one node: rvserver CPU per open, during the open figure", "with --redis", "µs", "plain"),
+    ("cl_open_cpu", "redis-server", "--redis on one node: redis-server CPU per open, during the open figure", "with --redis", "µs", None),
     ("cl_reg_code", "plain", "Registration by TOTP code: request to answer head (median of {cl_registrations})", "without --redis", "ms", "plain"),
     ("cl_reg_code", "redis", "Registration by TOTP code: request to answer head (median of {cl_registrations})", "with --redis", "ms", "plain"),
     ("cl_reg_cred", "plain", "Registration by pool credential: request to answer head (median of {cl_registrations})", "without --redis", "ms", "plain"),
