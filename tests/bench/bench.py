@@ -1751,8 +1751,13 @@ backend be_{name}
             f"the last failed open ended {last:.1f} s into the run (kill at {t_kill:.1f} s, restart at {t_restart:.1f} s)"
         self.cl_notes[("cl_kill_intact", "")] = f"of {survived} long tunnels through the surviving nodes"
         self.cl_notes[("cl_kill_lost", "")] = f"of {on_victim} long tunnels through the killed node"
+        after = [(t - t_restart, k) for t, k in parked if t >= t_restart]
+        first = next((t for t, k in after if k >= 1), None)
+        half = next((t for t, k in after if k >= CLUSTER_POOL // 2), None)
         self.cl_notes[("cl_kill_refill", "")] = (
-            (f"{CLUSTER_POOL} parked at the restarted node" if refill is not None
+            (f"first connection parked again {first:.1f} s after the restart, {CLUSTER_POOL // 2} after "
+             f"{half:.1f} s; " if first is not None and half is not None else "")
+            + (f"{CLUSTER_POOL} parked at the restarted node" if refill is not None
              else f"not back to {CLUSTER_POOL} within {c['cl_kill_end'] - t_restart + 30:.0f} s "
                   f"(last reading {parked[-1][1] if parked else '?'})")
             + f", while clients take from it; before the kill, under the same load, it held "
