@@ -16,8 +16,11 @@ Figures: iperf3 throughput of one tunnel and of 8 at once (with the CPU each rel
 RTT of 64-byte ping-pong (median, p99), time to open a tunnel (median of sequential opens),
 tunnels opened per second by 32 clients, rvconnect's stdio start to first echoed byte, memory
 (PSS) per parked connection and per live idle tunnel against HAProxy's per idle connection, and
-CPU seconds per GiB relayed. Each figure is measured --reps times (paths interleaved, so a burst of
-other work on the machine hits every path alike) and reported as min/median/max with its ratio
+CPU seconds per GiB relayed. The cluster group (its own section of the table) runs several
+rvserver nodes on 127.0.0.1-3 sharing one Redis: --redis's cost on one node, 8 tunnels over 1-3
+nodes, a node SIGKILLed and restarted under load, and Redis stopped under load. Each figure is
+measured --reps times (paths interleaved, so a burst of other work on the machine hits every path
+alike) and reported as min/median/max with its ratio
 to the HAProxy chain. Writes results.md, results.json and bench.svg (gnuplot) into --out, and
 prints the table on stdout; configs, certificates and every program's output go to --out/run/,
 removed after a successful run unless --keep. Exit 0 when every figure was measured, 1 otherwise
