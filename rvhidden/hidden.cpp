@@ -91,9 +91,19 @@ struct node_pool {
     for (auto* timer : idle) timer->cancel();
   }
 
+  // A registration here succeeded: the node is up again. Its other slots,
+  // whose backoff grew while it was down, try again now instead of one by
+  // one as their waits end (a restarted node would otherwise be refilled
+  // only after up to --max-backoff).
+  void wake_backoffs() {
+    ++parks;
+    for (auto* timer : idle) timer->cancel();
+  }
+
   hidden_state& st;
   node_target target;
   registration_plan plan;  // what to present, what answers mean, how many slots
+  std::uint64_t parks = 0;  // registrations answered 200 here
   bool draining = false;   // left DNS, or another address of a node already parked at
   bool same_node = false;  // drained as another address of a node: checked again on each re-resolve
   bool filled = false;     // the slots after the first run: started once the first one parked
@@ -293,6 +303,7 @@ awaitable<park_outcome> park_once(const std::shared_ptr<node_pool>& self, unsign
     co_return park_outcome::drained;
   }
   ++st.shared.registrations;
+  np.wake_backoffs();
   const bool notices = meaning.notices;
   fill_pool(self, co_await asio::this_coro::executor);
 
@@ -406,9 +417,11 @@ awaitable<void> pool_slot(std::shared_ptr<node_pool> np, unsigned slot) {
         break;
     }
     if (np->draining) break;
+    const auto parks_before = np->parks;
     idle_wait cut_short(*np, timer);
     timer.expires_after(pause);
     co_await timer.async_wait(nothrow);
+    if (np->parks != parks_before) wait.reset();  // woken by wake_backoffs(), or the node took others meanwhile
   }
   np->plan.slot_stopped();
   np->running.erase(slot);
