@@ -13,11 +13,13 @@
 // and trusts the address, atomically (a Lua script), so that guesses spread
 // over nodes and sent at once are counted as one server counts them. A pool
 // credential costs none on the way in: it is a MAC checked here; its address
-// is trusted afterwards without waiting.
+// is trusted afterwards without waiting (once an hour per pair: trust_written_).
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <chrono>
 #include <string>
+#include <unordered_map>
 
 #include "rv/asio.hpp"
 #include "rv/redis.hpp"
@@ -47,6 +49,11 @@ class shared_gate {
  private:
   std::string key(std::string_view kind, std::string_view id) const;
 
+  // When this node last told Redis that a source registered a UUID, by
+  // "UUID SOURCE": a pool refills with a credential at every tunnel, and
+  // trust lasts a day, so one write an hour per pair is plenty (bounded:
+  // cleared when it grows past 100,000 pairs).
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> trust_written_;
   rv::asio::any_io_executor ex_;
   rv::redis_client& redis_;
   registration_gate& local_;
