@@ -1726,10 +1726,18 @@ backend be_{name}
             else:
                 survived += 1
                 intact_survivors += 1 if intact else 0
-        failures = [r for r in record if not r[2]]
+        # A short tunnel that was open at the node when it died is cut, as a long one is: its
+        # open did not fail (rvconnect says "the tunnel was aborted" only after the 200).
+        cut = [r for r in record if not r[2] and "the tunnel was aborted" in r[4]]
+        failures = [r for r in record if not r[2] and "the tunnel was aborted" not in r[4]]
         total = len(record)
         self.cl_add("cl_kill_opens", "", total)
         self.cl_add("cl_kill_failed", "", len(failures))
+        self.cl_add("cl_kill_cut", "", len(cut))
+        self.cl_notes[("cl_kill_cut", "")] = (
+            f"opened before the kill at the killed node, then aborted with it: at "
+            f"{', '.join(str(round(r[1] - t_kill, 2)) for r in sorted(cut, key=lambda r: r[1])[:12])} s after the kill"
+            if cut else "none was open at the killed node when it died")
         last = max((r[1] for r in failures), default=None)
         self.cl_add("cl_kill_last_failure", "", (last - t_kill) if last is not None else 0.0)
         self.cl_add("cl_kill_intact", "", intact_survivors)
@@ -1964,6 +1972,7 @@ CLUSTER_ROWS = [
     ("cl_scale_busy", "2", "Machine CPU busy (all {ncpu} cores, others' work included)", "2 nodes", "%", None),
     ("cl_scale_busy", "3", "Machine CPU busy (all {ncpu} cores, others' work included)", "3 nodes", "%", None),
     ("cl_kill_failed", "", "Node kill: failed opens ({cl_clients} clients, rvconnect with 3 --server)", "{kill_case}", "opens", None),
+    ("cl_kill_cut", "", "Node kill: short tunnels cut (open at the killed node)", "{kill_case}", "tunnels", None),
     ("cl_kill_last_failure", "", "Node kill: from the kill to the end of the last failed open", "{kill_case}", "s", None),
     ("cl_kill_intact", "", "Node kill: long tunnels on the surviving nodes intact (bytes and SHA-256)", "{kill_case}", "tunnels", None),
     ("cl_kill_lost", "", "Node kill: long tunnels lost on the killed node", "{kill_case}", "tunnels", None),
