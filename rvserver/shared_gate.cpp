@@ -41,6 +41,14 @@ local function throttle_wait()
   end
   return w
 end
+-- `source` registered the UUID now: the newest `keep` such addresses stay
+-- trusted for trust_for (registration_gate::trust).
+local function trust(keep)
+  redis.call('ZADD', KEYS[4], now, ARGV[1])
+  local n = redis.call('ZCARD', KEYS[4])
+  if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, n - keep - 1) end
+  redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[2]))
+end
 )lua";
 
 // How long a registration from this source must wait, in ms (0: it may try).
@@ -87,21 +95,13 @@ if first then
 else
   redis.call('SET', KEYS[5], ARGV[1], 'PX', tonumber(ARGV[5]))
 end
-redis.call('ZADD', KEYS[4], now, ARGV[1])
-local n = redis.call('ZCARD', KEYS[4])
-local keep = tonumber(ARGV[6])
-if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, n - keep - 1) end
-redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[2]))
+trust(tonumber(ARGV[6]))
 return {0, 0}
 )lua";
 
 // A valid credential's address is trusted (registration_gate::trust).
 constexpr std::string_view trust_script = R"lua(
-redis.call('ZADD', KEYS[4], now, ARGV[1])
-local n = redis.call('ZCARD', KEYS[4])
-local keep = tonumber(ARGV[4])
-if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, n - keep - 1) end
-redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[2]))
+trust(tonumber(ARGV[4]))
 return 0
 )lua";
 
@@ -156,12 +156,8 @@ awaitable<std::optional<gate_result>> shared_gate::check(const registration_atte
         co_return gate_result{verdict::accepted, milliseconds(0), *began};
       if (trust_written_.size() > 100000) trust_written_.clear();
       if (redis_.up()) trust_written_[pair] = now;  // down: the write fails at once; try again next time
-      std::vector<std::string> trust{std::string("EVAL"), std::string(prologue) + std::string(trust_script),
-                                     std::string("4"), key("thr:src", a.source), key("thr:blk", "-"),
-                                     key("thr:uuid", uuid), key("trust", uuid), a.source,
-                                     ms(registration_gate::trust_for), std::string("0"),
-                                     std::to_string(registration_gate::trusted_per_uuid)};
-      asio::co_spawn(ex_, redis_.run(std::move(trust)), asio::detached);
+      std::vector<std::string> keep{std::to_string(registration_gate::trusted_per_uuid)};
+      asio::co_spawn(ex_, eval(trust_script, std::vector<std::string>{}, std::move(keep)), asio::detached);
       co_return gate_result{verdict::accepted, milliseconds(0), *began};
     }
   }
