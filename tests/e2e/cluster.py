@@ -75,7 +75,17 @@ class Redis:
                 a = a.encode() if isinstance(a, str) else a
                 out += b"$%d\r\n%s\r\n" % (len(a), a)
             s.sendall(out)
-            return s.recv(65536)
+            reply = s.recv(65536)
+            if reply.startswith(b"$") and b"\r\n" in reply:  # a bulk string: read all of it
+                head, _, rest = reply.partition(b"\r\n")
+                want = int(head[1:]) + 2
+                while 0 <= len(rest) < want and len(rest) < (16 << 20):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    rest += chunk
+                reply = head + b"\r\n" + rest
+            return reply
 
 
 class Cluster:

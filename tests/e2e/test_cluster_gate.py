@@ -13,6 +13,21 @@ from harness import Failure
 from seed_peers import totp
 
 
+# Every key and every value in Redis, as one reply.
+DUMP = """
+local out = {}
+for _, k in ipairs(redis.call('KEYS', '*')) do
+  table.insert(out, k)
+  local t = redis.call('TYPE', k).ok
+  if t == 'string' then table.insert(out, redis.call('GET', k))
+  elseif t == 'hash' then for _, v in ipairs(redis.call('HGETALL', k)) do table.insert(out, v) end
+  elseif t == 'zset' then for _, v in ipairs(redis.call('ZRANGE', k, 0, -1)) do table.insert(out, v) end
+  end
+end
+return table.concat(out, ' ')
+"""
+
+
 def main(t):
     # The nodes log in as a user with only the ACL SECURITY.md gives rvserver.
     redis = Redis(t, password=harness.b32(harness.new_key()))
@@ -149,6 +164,21 @@ def main(t):
     if a.status != 200:
         raise Failure(f"a code after Redis came back: {a!r}")
 
+    # Redis holds no secret: nothing in any key or value is a credential, a secret or a
+    # credential key, while it holds what the run put there (the replayed UUID's used code).
+    dump = redis.command("EVAL", DUMP, "0")
+    if ids["replay"][0].encode() not in dump:
+        raise Failure(f"the Redis dump lacks the replayed UUID's keys: {dump[:300]!r}")
+    with open(c.key_file) as f:
+        credential_key = f.read().strip()
+    for name, (uuid_, key_) in ids.items():
+        for secret in (harness.b32(key_), key_.hex()):
+            if secret.encode() in dump:
+                raise Failure(f"the secret of '{name}' is in Redis")
+    for what, value in (("a pool credential", credential), ("the credential key", credential_key)):
+        if value.encode() in dump:
+            raise Failure(f"{what} is in Redis")
+
     # Redis killed, then restarted on the same socket: 503 meanwhile, codes again after.
     uuid, key = ids["killed"]
     lost_before = c.node(3).count_stderr(r"redis: without Redis")
@@ -164,11 +194,6 @@ def main(t):
         raise Failure(f"a code after Redis restarted: {a!r}")
     if c.node(3).count_stderr(r"redis: without Redis") != lost_before + 1:
         raise Failure("node 3 should say once that Redis was lost:\n" + c.node(3).stderr_text())
-
-    # Redis holds no secret: no key names a code, and no value is a credential.
-    keys = redis.command("KEYS", "*")
-    if credential.encode() in keys:
-        raise Failure("a pool credential is in Redis")
 
 
 harness.run(main)
